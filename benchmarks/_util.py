@@ -1,0 +1,35 @@
+"""Helpers shared by the benchmark modules: percentiles, records, server URLs."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1/test"
+
+
+def postgres_url() -> str:
+    """The PostgreSQL server benchmarks run against."""
+    return os.environ.get("IMMREG_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) by nearest rank."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def median(values: Sequence[float]) -> float:
+    """The median."""
+    return float(statistics.median(values))
+
+
+def record(
+    name: str, metric: str, value: float, unit: str, *, target: Any = None, n: int, **extra: Any
+) -> dict[str, Any]:
+    """One JSON-lines record in the format benchmarks/run.py prints."""
+    return {"name": name, "metric": metric, "value": round(value, 4), "unit": unit,
+            "target": target, "n": n, **extra}

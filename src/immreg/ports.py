@@ -1,0 +1,349 @@
+"""The interfaces the services depend on, as :class:`typing.Protocol` classes.
+
+A backend implements these; :mod:`immreg.testing.conformance` proves that it keeps every
+promise written here, and the reference in-memory backend passes the same suite.
+
+Rules for every repository method:
+
+* It takes and returns domain values from :mod:`immreg.model`, never rows or driver objects.
+* It raises only :mod:`immreg.errors` exceptions; driver errors become
+  :class:`~immreg.errors.BackendError` (or a more precise subclass) at the adapter.
+* Nothing it writes is visible outside its unit of work until ``commit()``.
+* In a unit of work opened with a ``scope`` (an org-unit id), subject-owned data outside
+  that subtree can be neither read nor written: such a call raises
+  :class:`~immreg.errors.ScopeError` (listing methods silently leave it out).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
+
+import attrs
+
+from immreg.model import (
+    AdministeredDose,
+    AuditEntry,
+    Lot,
+    OrgUnit,
+    Subject,
+    VaccineProduct,
+)
+
+__all__ = [
+    "Backend",
+    "BulkBatch",
+    "CatalogueRepository",
+    "Clock",
+    "DoseRepository",
+    "LotRepository",
+    "Message",
+    "MessageGateway",
+    "OrgUnitRepository",
+    "Receipt",
+    "AuditRepository",
+    "SubjectRepository",
+    "UnitOfWork",
+]
+
+
+class SubjectRepository(Protocol):
+    """Stores subjects (people with a lifelong record)."""
+
+    def add(self, subject: Subject) -> None:
+        """Store a new subject.
+
+        Raises:
+            ConflictError: A subject with the same id, or the same national code, exists.
+        """
+
+    def get(self, subject_id: str) -> Subject:
+        """Return the subject with this id.
+
+        Raises:
+            NotFoundError: No such subject.
+        """
+
+    def find(self, subject_id: str) -> Subject | None:
+        """Return the subject with this id, or ``None``."""
+
+    def find_by_code(self, national_code: str) -> Subject | None:
+        """Return the subject with this national immunization code, or ``None``."""
+
+    def update(self, subject: Subject) -> None:
+        """Replace a stored subject (same id) with new content.
+
+        Raises:
+            NotFoundError: No such subject.
+            ConflictError: The new national code belongs to another subject.
+        """
+
+    def list_resident(self, org_unit_ids: Sequence[str], *, on: dt.date) -> list[Subject]:
+        """Subjects whose residence on ``on`` is one of ``org_unit_ids``, ordered by id."""
+
+    def count(self) -> int:
+        """How many subjects are stored (within the scope, if any)."""
+
+
+class DoseRepository(Protocol):
+    """Stores administered doses, including voided ones (they are never deleted)."""
+
+    def add(self, dose: AdministeredDose) -> None:
+        """Store a new dose.
+
+        Raises:
+            ConflictError: A dose with the same id exists (whatever its content).
+            NotFoundError: The dose's subject does not exist.
+        """
+
+    def get(self, dose_id: str) -> AdministeredDose:
+        """Return the dose with this id, voided or not.
+
+        Raises:
+            NotFoundError: No such dose.
+        """
+
+    def find(self, dose_id: str) -> AdministeredDose | None:
+        """Return the dose with this id, or ``None``."""
+
+    def replace(self, dose: AdministeredDose, *, expected_version: int) -> None:
+        """Replace a stored dose (same id) whose stored version is ``expected_version``.
+
+        Raises:
+            NotFoundError: No such dose.
+            ConflictError: The stored version is not ``expected_version`` (a concurrent
+                change won), or the subject differs.
+        """
+
+    def list_for_subject(
+        self, subject_id: str, *, include_voided: bool = False
+    ) -> list[AdministeredDose]:
+        """The subject's doses, ordered by date then id."""
+
+    def count(self) -> int:
+        """How many dose records are stored, voided ones included."""
+
+
+class CatalogueRepository(Protocol):
+    """Stores the vaccine catalogue."""
+
+    def add_product(self, product: VaccineProduct) -> None:
+        """Store a new product.
+
+        Raises:
+            ConflictError: A product with the same code exists with other content.
+        """
+
+    def get_product(self, code: str) -> VaccineProduct:
+        """Return the product with this code.
+
+        Raises:
+            NotFoundError: No such product.
+        """
+
+    def find_product(self, code: str) -> VaccineProduct | None:
+        """Return the product with this code, or ``None``."""
+
+    def list_products(self) -> list[VaccineProduct]:
+        """All products, ordered by code."""
+
+
+class OrgUnitRepository(Protocol):
+    """Stores the org-unit tree."""
+
+    def add(self, unit: OrgUnit) -> None:
+        """Store a new org unit.
+
+        Raises:
+            ConflictError: An org unit with the same id exists with other content.
+        """
+
+    def get(self, org_unit_id: str) -> OrgUnit:
+        """Return the org unit with this id.
+
+        Raises:
+            NotFoundError: No such org unit.
+        """
+
+    def find(self, org_unit_id: str) -> OrgUnit | None:
+        """Return the org unit with this id, or ``None``."""
+
+    def list_all(self) -> list[OrgUnit]:
+        """Every org unit, ordered by id."""
+
+
+class LotRepository(Protocol):
+    """Stores vaccine lots."""
+
+    def add(self, lot: Lot) -> None:
+        """Store a new lot.
+
+        Raises:
+            ConflictError: The same (product, lot number) exists with other content.
+        """
+
+    def find(self, product_code: str, lot_number: str) -> Lot | None:
+        """Return the lot, or ``None``."""
+
+
+class AuditRepository(Protocol):
+    """An append-only audit trail."""
+
+    def append(self, entry: AuditEntry) -> None:
+        """Append an entry. Entries are never changed or removed."""
+
+    def list_for(self, entity: str, entity_id: str) -> list[AuditEntry]:
+        """Entries about one record, oldest first."""
+
+
+@runtime_checkable
+class UnitOfWork(Protocol):
+    """One atomic piece of work against a backend.
+
+    Use it as a context manager. Nothing is kept unless :meth:`commit` is called inside the
+    ``with`` block; leaving the block without committing, or by an exception, rolls back
+    everything, in every backend (the in-memory one included). After ``commit()`` the unit
+    of work may be used again for further changes, committed separately.
+
+    Attributes:
+        subjects: Subjects.
+        doses: Administered doses.
+        catalogue: Vaccine products.
+        org_units: The org-unit tree.
+        lots: Vaccine lots.
+        audit: The audit trail.
+        scope: The org-unit id whose subtree this unit of work is limited to, or ``None``.
+    """
+
+    subjects: SubjectRepository
+    doses: DoseRepository
+    catalogue: CatalogueRepository
+    org_units: OrgUnitRepository
+    lots: LotRepository
+    audit: AuditRepository
+    scope: str | None
+
+    def __enter__(self) -> Self:
+        """Begin the unit of work."""
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed."""
+
+    def commit(self) -> None:
+        """Make every change since the last commit durable and visible to others.
+
+        Raises:
+            ConflictError: A concurrent change made this one impossible; nothing was kept.
+            BackendError: The backend failed; nothing was kept.
+        """
+
+    def rollback(self) -> None:
+        """Discard every change since the last commit."""
+
+
+@attrs.frozen
+class BulkBatch:
+    """One batch of a bulk load: loaded entirely or not at all.
+
+    Attributes:
+        load_id: Names the whole load; reruns with the same id resume it.
+        batch_no: Position of the batch in the load, from 0.
+        subjects: New subjects in this batch.
+        doses: Historical doses in this batch; their subjects are in this batch or stored.
+    """
+
+    load_id: str
+    batch_no: int
+    subjects: Sequence[Subject]
+    doses: Sequence[AdministeredDose]
+
+
+class Backend(Protocol):
+    """A storage backend, as returned by :func:`immreg.open_backend`."""
+
+    url: str
+
+    def unit_of_work(self, *, scope: str | None = None) -> UnitOfWork:
+        """A new unit of work, optionally limited to an org-unit subtree."""
+
+    def create_schema(self) -> None:
+        """Create or upgrade the storage schema to the version this immreg needs."""
+
+    def loaded_batches(self, load_id: str) -> set[int]:
+        """Numbers of the batches of ``load_id`` that are already stored."""
+
+    def load_batch(self, batch: BulkBatch) -> bool:
+        """Store one bulk batch atomically, together with the mark that it is done.
+
+        The inputs are already validated by the caller. Returns ``False``, writing nothing,
+        when the batch was already stored by an earlier run, so a load killed midway
+        and started again ends with exactly one copy of every row.
+
+        Raises:
+            ConflictError: A subject or dose of the batch exists already (outside this load).
+        """
+
+    def close(self) -> None:
+        """Release connections and files."""
+
+
+class Clock(Protocol):
+    """Where services get the date and time; the domain itself never asks for them."""
+
+    def today(self) -> dt.date:
+        """Today's date in the registry's local time zone."""
+
+    def now(self) -> dt.datetime:
+        """The current instant, timezone-aware."""
+
+
+@attrs.frozen
+class Message:
+    """A text message to one recipient.
+
+    Attributes:
+        idempotency_key: Same key, same message: a gateway must not deliver it twice.
+        to: Recipient phone number in E.164 form.
+        body: Message text.
+    """
+
+    idempotency_key: str
+    to: str
+    body: str
+
+
+@attrs.frozen
+class Receipt:
+    """What a gateway says after accepting a message.
+
+    Attributes:
+        idempotency_key: The message's key.
+        provider_id: The provider's own id for the message.
+        accepted_at: When the provider accepted it.
+    """
+
+    idempotency_key: str
+    provider_id: str
+    accepted_at: dt.datetime
+
+
+class MessageGateway(Protocol):
+    """Sends one message to an SMS (or other) provider."""
+
+    def send(self, message: Message) -> Receipt:
+        """Send ``message`` and return the provider's receipt.
+
+        Sending the same ``idempotency_key`` again must not deliver a second message; the
+        gateway passes the key to the provider where the provider supports it.
+
+        Raises:
+            BackendError: The provider refused or could not be reached; the caller retries.
+        """
+
