@@ -31,5 +31,12 @@ def record(
     name: str, metric: str, value: float, unit: str, *, target: Any = None, n: int, **extra: Any
 ) -> dict[str, Any]:
     """One JSON-lines record in the format benchmarks/run.py prints."""
-    return {"name": name, "metric": metric, "value": round(value, 4), "unit": unit,
-            "target": target, "n": n, **extra}
+    return {
+        "name": name,
+        "metric": metric,
+        "value": round(value, 4),
+        "unit": unit,
+        "target": target,
+        "n": n,
+        **extra,
+    }

@@ -50,8 +50,16 @@ def main(argv: list[str] | None = None) -> int:
             failed += 1
             print(json.dumps({"name": name, "error": f"{type(e).__name__}: {e}"}), flush=True)
         print(
-            json.dumps({"name": name, "metric": "wall_time", "value": round(
-                time.perf_counter() - started, 3), "unit": "s", "target": None, "n": 1}),
+            json.dumps(
+                {
+                    "name": name,
+                    "metric": "wall_time",
+                    "value": round(time.perf_counter() - started, 3),
+                    "unit": "s",
+                    "target": None,
+                    "n": 1,
+                }
+            ),
             file=sys.stderr,
         )
     return 1 if failed else 0

@@ -52,7 +52,7 @@ _LOT_RE = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$")
 
 
 class Sex(enum.Enum):
-    """Sex as recorded at registration; schedules may require one (e.g. HPV, tetanus in pregnancy)."""
+    """Sex as recorded at registration; a schedule may require one (HPV, tetanus in pregnancy)."""
 
     FEMALE = "F"
     MALE = "M"
@@ -125,12 +125,16 @@ def _name(*, required: bool = True) -> Callable[[object, attrs.Attribute[Any], o
     return check
 
 
-def _instance(kind: type[Any], words: str) -> Callable[[object, attrs.Attribute[Any], object], None]:
+def _instance(
+    kind: type[Any], words: str
+) -> Callable[[object, attrs.Attribute[Any], object], None]:
     def check(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
         # bool is an int and datetime is a date: refuse both where they would be a mistake.
-        if not isinstance(value, kind) or (
-            kind is dt.date and isinstance(value, dt.datetime)
-        ) or (kind is int and isinstance(value, bool)):
+        if (
+            not isinstance(value, kind)
+            or (kind is dt.date and isinstance(value, dt.datetime))
+            or (kind is int and isinstance(value, bool))
+        ):
             raise _fail(attribute.name, f"must be {words}")
 
     return check
@@ -211,13 +215,13 @@ def normalize_phone(raw: str, *, region: str = "VN", field: str = "phone") -> st
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _e164(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+def _phone(value: object) -> object:
+    # Accept a number as people write it and keep it in E.164 form.
     if value is None:
-        return
-    if not isinstance(value, str) or not value.startswith("+"):
-        raise _fail(attribute.name, "must be a phone number in E.164 form (+84...)")
-    if normalize_phone(value, field=attribute.name) != value:
-        raise _fail(attribute.name, "must be a phone number in E.164 form (+84...)")
+        return None
+    if not isinstance(value, str):
+        raise _fail("phone", "must be a phone number written as text")
+    return normalize_phone(value, field="phone")
 
 
 # --- people -----------------------------------------------------------------------------
@@ -230,13 +234,14 @@ class Caregiver:
     Attributes:
         name: Full name as written.
         relationship: ``"mother"``, ``"father"``, ``"guardian"``, ``"self"``...
-        phone: Phone number in E.164 form, or ``None``.
+        phone: Phone number, stored in E.164 form (``"0912 345 678"`` becomes
+            ``"+84912345678"``), or ``None``.
         sms_opt_out: The caregiver asked not to receive text messages.
     """
 
     name: str = attrs.field(validator=_name())
     relationship: str = attrs.field(default="mother", validator=_name())
-    phone: str | None = attrs.field(default=None, validator=_e164)
+    phone: str | None = attrs.field(default=None, converter=_phone)
     sms_opt_out: bool = attrs.field(default=False, validator=_instance(bool, "true or false"))
 
 
@@ -265,6 +270,7 @@ class Residence:
 
 def _sorted_by_start(value: Any) -> Any:
     # Residence history is kept oldest first whatever order the caller gave.
+    value = _to_tuple(value)
     if isinstance(value, tuple) and all(isinstance(r, Residence) for r in value):
         return tuple(sorted(value, key=lambda r: r.start))
     return value
@@ -309,7 +315,7 @@ class Subject:
     )
     residences: tuple[Residence, ...] = attrs.field(
         default=(),
-        converter=lambda v: _sorted_by_start(_to_tuple(v)),
+        converter=_sorted_by_start,
         validator=_residences,
     )
     deceased_on: dt.date | None = attrs.field(default=None, validator=_optional(_date))
@@ -389,8 +395,7 @@ class AdministeredDose:
 
     def same_content(self, other: AdministeredDose) -> bool:
         """Whether ``other`` records the same dose (ignoring version and void state)."""
-        keys = ("id", "subject_id", "product_code", "date", "facility_id", "lot_number",
-                "source")
+        keys = ("id", "subject_id", "product_code", "date", "facility_id", "lot_number", "source")
         return all(getattr(self, k) == getattr(other, k) for k in keys)
 
 
@@ -452,8 +457,9 @@ class VaccineProduct:
 
     @cvx.validator
     def _check_cvx(self, attribute: attrs.Attribute[Any], value: object) -> None:
-        if value is not None and (not isinstance(value, str) or not value.isdigit()
-                                  or len(value) > 3):
+        if value is not None and (
+            not isinstance(value, str) or not value.isdigit() or len(value) > 3
+        ):
             raise _fail(attribute.name, "must be a CVX code of 1 to 3 digits, as text")
 
     def __attrs_post_init__(self) -> None:

@@ -33,6 +33,7 @@ from immreg.model import (
 )
 
 __all__ = [
+    "AuditRepository",
     "Backend",
     "BulkBatch",
     "CatalogueRepository",
@@ -43,7 +44,6 @@ __all__ = [
     "MessageGateway",
     "OrgUnitRepository",
     "Receipt",
-    "AuditRepository",
     "SubjectRepository",
     "UnitOfWork",
 ]
@@ -346,4 +346,3 @@ class MessageGateway(Protocol):
         Raises:
             BackendError: The provider refused or could not be reached; the caller retries.
         """
-
