@@ -138,7 +138,9 @@ def add(when: dt.date, duration: Duration) -> dt.date:
         >>> add(dt.date(2000, 3, 31), parse_duration("6 months"))
         datetime.date(2000, 10, 1)
     """
-    return dt.date.fromordinal(_add(when.toordinal(), duration.years, duration.months, duration.days))
+    return dt.date.fromordinal(
+        _add(when.toordinal(), duration.years, duration.months, duration.days)
+    )
 
 
 def parse_date(text: str, *, field: str = "date") -> dt.date:

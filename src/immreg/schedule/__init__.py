@@ -1,0 +1,90 @@
+"""The schedule engine: rule model, loaders, evaluation and forecasting.
+
+Load a schedule with :func:`load_schedule` (``"cdsi:DIR"`` for the CDC CDSi XML, a path
+ending in ``.json`` for immreg's own format, or the name of a bundled pack), then call
+:func:`assess` (or :func:`evaluate` / :func:`forecast`) with a :class:`Patient` and an
+explicit ``as_of`` date. :mod:`immreg.schedule.batch` runs many patients at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from immreg.errors import NotFoundError
+from immreg.schedule.dates import Duration, add, parse_duration
+from immreg.schedule.engine import assess, evaluate, forecast
+from immreg.schedule.patient import (
+    Assessment,
+    Dose,
+    DoseEvaluation,
+    Observation,
+    Patient,
+    SeriesOutcome,
+    VaccineGroupForecast,
+)
+from immreg.schedule.rules import Schedule
+
+__all__ = [
+    "Assessment",
+    "Dose",
+    "DoseEvaluation",
+    "Duration",
+    "Observation",
+    "Patient",
+    "Schedule",
+    "SeriesOutcome",
+    "VaccineGroupForecast",
+    "add",
+    "assess",
+    "evaluate",
+    "forecast",
+    "load_schedule",
+    "parse_duration",
+]
+
+_PACKS = Path(__file__).resolve().parent / "packs"
+_CACHE: dict[str, Schedule] = {}
+_LOCK = threading.Lock()
+
+
+def load_schedule(spec: str) -> Schedule:
+    """Load a schedule by spec, caching it for the life of the process.
+
+    Args:
+        spec: ``"cdsi:DIR"`` to read CDSi supporting-data XML from ``DIR``; a path ending
+            in ``.json`` to read an immreg schedule file; otherwise the name of a bundled
+            pack (``src/immreg/schedule/packs/NAME.json``).
+
+    Returns:
+        The schedule. The same spec returns the same (immutable) object.
+
+    Raises:
+        NotFoundError: The directory, file or pack does not exist.
+        ValidationError: The file is not a valid schedule; the field path says where.
+    """
+    with _LOCK:
+        cached = _CACHE.get(spec)
+    if cached is not None:
+        return cached
+    if spec.startswith("cdsi:"):
+        from immreg.schedule.cdsi import load_cdsi
+
+        directory = Path(spec[len("cdsi:") :])
+        if not directory.is_dir():
+            raise NotFoundError("CDSi supporting-data directory", str(directory))
+        schedule = load_cdsi(directory)
+    else:
+        from immreg.schedule.fileformat import load
+
+        if spec.endswith(".json"):
+            path = Path(spec)
+            if not path.is_file():
+                raise NotFoundError("schedule file", spec)
+        else:
+            path = _PACKS / f"{spec}.json"
+            if not path.is_file():
+                raise NotFoundError("schedule pack", spec)
+        schedule = load(path.read_text(encoding="utf-8"))
+    with _LOCK:
+        return _CACHE.setdefault(spec, schedule)

@@ -1,0 +1,996 @@
+"""Evaluate a dose history and forecast the next doses (CDSi 4.6 chapters 4 to 9).
+
+The processing model is CDSi's, applied to any :class:`~immreg.schedule.rules.Schedule`:
+
+1. organise the history into antigen doses (§4.2), using the schedule's vaccine map;
+2. create the relevant patient series (§5.1: sex, indications);
+3. evaluate every antigen dose against each relevant series' target doses (§4.4, ch. 6);
+4. forecast each series' next target dose (ch. 7);
+5. select the best series per series group (ch. 8);
+6. combine the antigens' best series into vaccine-group forecasts (ch. 9).
+
+Everything is a pure function of the schedule, the patient and ``as_of``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import attrs
+
+from immreg.errors import ValidationError
+from immreg.schedule.dates import Duration, add
+from immreg.schedule.patient import (
+    Assessment,
+    Dose,
+    DoseEvaluation,
+    EvaluationStatus,
+    ForecastStatus,
+    Patient,
+    SeriesOutcome,
+    VaccineGroupForecast,
+)
+from immreg.schedule.rules import (
+    Antigen,
+    Condition,
+    ConditionalSkip,
+    Interval,
+    Schedule,
+    Series,
+    SeriesDose,
+    SeriesDoseAge,
+    VaccineRule,
+)
+
+__all__ = ["assess", "evaluate", "forecast", "validate_patient"]
+
+_MIN_DATE = dt.date(1900, 1, 1)
+_MAX_DATE = dt.date(2999, 12, 31)
+_ONE_DAY = dt.timedelta(days=1)
+
+
+def _at(base: dt.date, dur: Duration | None, default: dt.date) -> dt.date:
+    return default if dur is None else add(base, dur)
+
+
+@attrs.define
+class _Rec:
+    """An antigen administered record (CDSi 4.6 §4.2)."""
+
+    index: int
+    dose: Dose
+    date: dt.date
+    vaccine: str
+
+
+@attrs.define
+class _Eval:
+    status: EvaluationStatus
+    reason: str | None
+    rule_id: str
+    target: int | None
+    inadvertent: bool = False
+
+
+@attrs.define
+class _SeriesRun:
+    """A relevant patient series being evaluated and forecast."""
+
+    series: Series
+    targets: list[SeriesDose]
+    state: list[str]  # "not_satisfied" | "satisfied" | "skipped", per target
+    recs: dict[int, _Rec]
+    satisfied_by: dict[int, _Rec] = attrs.field(factory=dict)
+    evals: dict[int, _Eval] = attrs.field(factory=dict)
+    status: ForecastStatus = "not_complete"
+    forecast_target: int | None = None
+    dose_number: int | None = None
+    earliest: dt.date | None = None
+    recommended: dt.date | None = None
+    past_due: dt.date | None = None
+    latest: dt.date | None = None
+    reason: str | None = None
+    decided_by: str = ""
+    priority: bool = False
+    vaccines: tuple[str, ...] = ()
+    score: int | None = None
+    evaluated: bool = False
+    forecast_done: bool = False
+
+    @property
+    def valid_count(self) -> int:
+        return sum(1 for s in self.state if s == "satisfied")
+
+
+class _Context:
+    """Per-patient, per-antigen working state."""
+
+    def __init__(
+        self,
+        schedule: Schedule,
+        patient: Patient,
+        as_of: dt.date,
+        antigen: Antigen,
+        recs: list[_Rec],
+    ) -> None:
+        self.schedule = schedule
+        self.patient = patient
+        self.dob = patient.birth_date
+        self.as_of = as_of
+        self.antigen = antigen
+        self.recs = recs
+        self.runs: list[_SeriesRun] = []
+        self.busy: set[str] = set()
+
+
+# --- chapter 4.2: organise the history ------------------------------------------------
+
+
+def validate_patient(schedule: Schedule, patient: Patient, *, as_of: dt.date) -> None:
+    """Check that a patient's history can be assessed.
+
+    Raises:
+        ValidationError: A dose is dated before birth or after ``as_of``, or names a
+            vaccine code the schedule does not know; the field is ``doses[i].date`` or
+            ``doses[i].vaccine``.
+    """
+    known = schedule.index().vaccines
+    for i, d in enumerate(patient.doses):
+        if d.date < patient.birth_date:
+            raise ValidationError(f"doses[{i}].date", "the dose is dated before the birth date")
+        if d.date > as_of:
+            raise ValidationError(f"doses[{i}].date", "the dose is dated after the as-of date")
+        if d.vaccine not in known:
+            raise ValidationError(
+                f"doses[{i}].vaccine", f"vaccine code {d.vaccine!r} is not in the schedule"
+            )
+
+
+def _organise(schedule: Schedule, patient: Patient) -> dict[str, list[_Rec]]:
+    idx = schedule.index()
+    dob = patient.birth_date
+    # Sorting on every field makes the result independent of the input order.
+    doses = sorted(patient.doses, key=lambda d: (d.date, d.vaccine, d.mvx or "", d.id))
+    out: dict[str, list[_Rec]] = {}
+    for i, d in enumerate(doses):
+        for assoc in idx.associations.get(d.vaccine, ()):
+            # CVX associations may hold only within an age window (e.g. Zoster < 50y).
+            if assoc.begin_age is not None and d.date < add(dob, assoc.begin_age):
+                continue
+            if assoc.end_age is not None and d.date >= add(dob, assoc.end_age):
+                continue
+            out.setdefault(assoc.antigen, []).append(_Rec(i, d, d.date, d.vaccine))
+    return out
+
+
+# --- chapter 5: relevant patient series ------------------------------------------------
+
+
+def _relevant(ctx: _Context, series: Series) -> bool:
+    if series.required_sex and ctx.patient.sex not in series.required_sex:
+        return False
+    if series.type != "risk":
+        return True
+    # CDSi 4.6 table 5-4: an indication applies if an active observation matches and the
+    # assessment date is within the indication's ages.
+    for ind in series.indications:
+        if not _has_observation(ctx, ind.observation, ctx.as_of):
+            continue
+        if (
+            _at(ctx.dob, ind.begin_age, _MIN_DATE)
+            <= ctx.as_of
+            < _at(ctx.dob, ind.end_age, _MAX_DATE)
+        ):
+            return True
+    return False
+
+
+def _has_observation(ctx: _Context, code: str, on: dt.date) -> bool:
+    return any(
+        o.code == code and (o.date is None or o.date <= on) for o in ctx.patient.observations
+    )
+
+
+# --- chapter 6: evaluation ---------------------------------------------------------------
+
+
+def _in_effect(effective: dt.date | None, cessation: dt.date | None, on: dt.date) -> bool:
+    # CDSi 4.6 §3.3: supporting data applies from its effective date until its cessation.
+    return (effective is None or effective <= on) and (cessation is None or on < cessation)
+
+
+def _age_rule(target: SeriesDose, on: dt.date) -> SeriesDoseAge | None:
+    for age in target.ages:
+        if _in_effect(age.effective, age.cessation, on):
+            return age
+    return target.ages[0] if target.ages else None
+
+
+def _previous_rec(run: _SeriesRun, before: int) -> _Rec | None:
+    """CALCDTINT-1: the latest earlier dose that is Valid or Not Valid, not inadvertent."""
+    best: _Rec | None = None
+    for idx, ev in run.evals.items():
+        if idx >= before or ev.inadvertent or ev.status not in ("valid", "not_valid"):
+            continue
+        if best is None or idx > best.index:
+            best = run.recs[idx]
+    return best
+
+
+def _reference_date(
+    ctx: _Context, run: _SeriesRun, iv: Interval, before: int, on: dt.date
+) -> dt.date | None:
+    if iv.reference == "previous":
+        prev = _previous_rec(run, before)
+        return prev.date if prev else None
+    if iv.reference == "target_dose":
+        rec = run.satisfied_by.get((iv.target_dose or 1) - 1)
+        return rec.date if rec else None
+    if iv.reference == "most_recent":
+        # CALCDTINT-8: most recent dose of the named vaccine types, any antigen.
+        wanted = set(iv.vaccines)
+        latest: dt.date | None = None
+        for d in ctx.patient.doses:
+            if d.vaccine in wanted and d.date < on and (latest is None or d.date > latest):
+                inadvertent = any(
+                    ev.inadvertent for i2, ev in run.evals.items() if run.recs[i2].dose is d
+                )
+                if not inadvertent:
+                    latest = d.date
+        return latest
+    # CALCDTINT-9: most recent active observation with the code.
+    dates = [
+        o.date
+        for o in ctx.patient.observations
+        if o.code == iv.observation and o.date is not None and o.date <= on
+    ]
+    return max(dates) if dates else None
+
+
+def _condition_met(
+    ctx: _Context,
+    run: _SeriesRun,
+    cond: Condition,
+    ref: dt.date,
+    prior: Sequence[_Rec],
+) -> bool:
+    dob = ctx.dob
+    if cond.kind == "age":
+        # Table 6-6: begin age date <= reference date < end age date.
+        return _at(dob, cond.begin_age, _MIN_DATE) <= ref < _at(dob, cond.end_age, _MAX_DATE)
+    if cond.kind == "interval":
+        # Table 6-8 with CALCDTSKIP-5: interval from the immediately previous dose.
+        if not prior or cond.interval is None:
+            return False
+        return ref >= add(prior[-1].date, cond.interval)
+    if cond.kind == "completed_series":
+        return any(_group_complete(ctx, g) for g in cond.series_groups)
+    # CONDSKIP-1: count doses of the listed vaccine types within the age and date windows.
+    begin = _at(dob, cond.begin_age, _MIN_DATE)
+    end = _at(dob, cond.end_age, _MAX_DATE)
+    start = cond.start_date or _MIN_DATE
+    stop = cond.end_date or _MAX_DATE
+    wanted = set(cond.vaccines)
+    count = 0
+    for rec in prior:
+        if wanted and rec.vaccine not in wanted:
+            continue
+        if not (begin <= rec.date < end and start <= rec.date < stop):
+            continue
+        if cond.dose_type == "valid":
+            ev = run.evals.get(rec.index)
+            if ev is None or ev.status != "valid":
+                continue
+        count += 1
+    target = cond.dose_count or 0
+    if cond.count_logic == "greater":
+        return count > target
+    if cond.count_logic == "less":
+        return count < target
+    return count == target
+
+
+def _skip_applies(
+    ctx: _Context,
+    run: _SeriesRun,
+    target: SeriesDose,
+    context: str,
+    ref: dt.date,
+    prior: Sequence[_Rec],
+) -> ConditionalSkip | None:
+    for skip in target.skips:
+        if skip.context != context and skip.context != "both":
+            continue
+        results = []
+        for cset in skip.sets:
+            if not _in_effect(cset.effective, cset.cessation, ref):
+                results.append(False)
+                continue
+            met = [_condition_met(ctx, run, c, ref, prior) for c in cset.conditions]
+            # Table 6-10.
+            results.append(all(met) if cset.logic == "and" else any(met))
+        # Table 6-11.
+        if results and (all(results) if skip.logic == "and" else any(results)):
+            return skip
+    return None
+
+
+def _vaccine_ok(rule: VaccineRule, dob: dt.date, rec: _Rec, *, preferable: bool) -> bool:
+    if rule.vaccine != rec.vaccine:
+        return False
+    if not _at(dob, rule.begin_age, _MIN_DATE) <= rec.date < _at(dob, rule.end_age, _MAX_DATE):
+        return False
+    # CDSi 4.6 §6.8: a preferable vaccine may name a manufacturer; a known, different MVX
+    # makes it not preferable (an unknown MVX is given the benefit of the doubt).
+    return not (preferable and rule.mvx and rec.dose.mvx and rule.mvx != rec.dose.mvx)
+
+
+def _evaluate_dose(ctx: _Context, run: _SeriesRun, rec: _Rec, target: SeriesDose) -> _Eval:
+    dob = ctx.dob
+    num = target.number
+    # §6.1: a dose condition (expired, recalled...) makes the dose sub-standard.
+    if rec.dose.condition:
+        return _Eval("sub_standard", "dose_condition", target.rule_id, num)
+    # §6.3: inadvertent administration.
+    if rec.vaccine in target.inadvertent_vaccines:
+        return _Eval("not_valid", "inadvertent_vaccine", target.rule_id, num, inadvertent=True)
+    # §6.4: age (table 6-15).
+    age = _age_rule(target, rec.date)
+    grace = False
+    if age is not None:
+        if rec.date < _at(dob, age.abs_min, _MIN_DATE):
+            return _Eval("not_valid", "age_too_young", age.rule_id, num)
+        if rec.date >= _at(dob, age.max, _MAX_DATE):
+            return _Eval("extraneous", "age_too_old", age.rule_id, num)
+        if rec.date < _at(dob, age.min, _MIN_DATE):
+            grace = True
+    # §6.5 and §6.6: all preferable intervals, else all allowable intervals.
+    failed: Interval | None = None
+    for iv in target.intervals:
+        if not _in_effect(iv.effective, iv.cessation, rec.date):
+            continue
+        ref = _reference_date(ctx, run, iv, rec.index, rec.date)
+        if ref is None:
+            continue
+        if rec.date < _at(ref, iv.abs_min, _MIN_DATE):
+            failed = iv
+            break
+        if rec.date < _at(ref, iv.min, _MIN_DATE):
+            grace = True
+    if failed is not None:
+        allowed = [
+            iv
+            for iv in target.allowable_intervals
+            if _in_effect(iv.effective, iv.cessation, rec.date)
+        ]
+        ok = bool(allowed)
+        for iv in allowed:
+            ref = _reference_date(ctx, run, iv, rec.index, rec.date)
+            if ref is not None and rec.date < _at(ref, iv.abs_min, _MIN_DATE):
+                ok = False
+        if not ok:
+            return _Eval("not_valid", "interval_too_soon", failed.rule_id, num)
+    # §6.7: live virus conflicts with earlier doses of any antigen.
+    conflict = _conflict(ctx, run, rec)
+    if conflict is not None:
+        return _Eval("not_valid", "live_virus_conflict", conflict, num)
+    # §6.8 and §6.9: preferable, else allowable vaccine.
+    for rule in target.preferable_vaccines:
+        if _vaccine_ok(rule, dob, rec, preferable=True):
+            return _Eval("valid", "grace_period" if grace else None, target.rule_id, num)
+    for rule in target.allowable_vaccines:
+        if _vaccine_ok(rule, dob, rec, preferable=False):
+            return _Eval("valid", "grace_period" if grace else None, target.rule_id, num)
+    return _Eval("not_valid", "not_preferable_or_allowable_vaccine", target.rule_id, num)
+
+
+def _conflict(ctx: _Context, run: _SeriesRun, rec: _Rec) -> str | None:
+    conflicts = ctx.schedule.index().conflicts.get(rec.vaccine)
+    if not conflicts:
+        return None
+    mine = run.recs
+    for c in conflicts:
+        for d in ctx.patient.doses:
+            if d is rec.dose or d.vaccine != c.previous or d.date > rec.date:
+                continue
+            # CALCDTCONFLICT-2: a valid (or unevaluated) earlier dose ends the conflict at
+            # the minimum end; a not-valid one at the full end.
+            status: str | None = None
+            for i2, ev in run.evals.items():
+                if mine[i2].dose is d:
+                    status = ev.status
+            end = c.min_end if status in (None, "valid") else c.end
+            if add(d.date, c.begin) <= rec.date < add(d.date, end):
+                return c.rule_id
+    return None
+
+
+def _evaluate_series(ctx: _Context, run: _SeriesRun) -> None:
+    """CDSi 4.6 §4.4, figure 4-6: walk target doses and antigen doses together."""
+    t = 0
+    done: list[_Rec] = []
+    for rec in ctx.recs:
+        while t < len(run.targets):
+            skip = _skip_applies(ctx, run, run.targets[t], "evaluation", rec.date, done)
+            if skip is None:
+                break
+            run.state[t] = "skipped"
+            t += 1
+        if t >= len(run.targets):
+            # Step 6a: no target dose left; the dose is extraneous.
+            run.evals[rec.index] = _Eval(
+                "extraneous", "series_already_complete", run.series.rule_id, None
+            )
+            done.append(rec)
+            continue
+        target = run.targets[t]
+        ev = _evaluate_dose(ctx, run, rec, target)
+        run.evals[rec.index] = ev
+        done.append(rec)
+        if ev.status == "valid":
+            run.state[t] = "satisfied"
+            run.satisfied_by[t] = rec
+            if target.recurring:
+                # Step 5a: a recurring dose is followed by a copy of itself.
+                run.targets.insert(t + 1, attrs.evolve(target, number=target.number + 1))
+                run.state.insert(t + 1, "not_satisfied")
+            t += 1
+    run.evaluated = True
+
+
+# --- chapter 7: forecast ------------------------------------------------------------------
+
+
+def _immune(ctx: _Context) -> str | None:
+    imm = ctx.antigen.immunity
+    if imm is None:
+        return None
+    for code in imm.observations:
+        if _has_observation(ctx, code, ctx.as_of):
+            return imm.rule_id
+    if imm.birth_date_before is not None and ctx.dob < imm.birth_date_before:
+        if not any(_has_observation(ctx, code, ctx.as_of) for code in imm.exclusions):
+            return imm.rule_id
+    return None
+
+
+def _contraindicated(ctx: _Context) -> str | None:
+    for ci in ctx.antigen.contraindications:
+        if _has_observation(ctx, ci.observation, ctx.as_of) and _at(
+            ctx.dob, ci.begin_age, _MIN_DATE
+        ) <= ctx.as_of < _at(ctx.dob, ci.end_age, _MAX_DATE):
+            return ci.rule_id
+    return None
+
+
+def _contraindicated_vaccines(ctx: _Context) -> set[str]:
+    out: set[str] = set()
+    for ci in ctx.antigen.vaccine_contraindications:
+        if _has_observation(ctx, ci.observation, ctx.as_of) and _at(
+            ctx.dob, ci.begin_age, _MIN_DATE
+        ) <= ctx.as_of < _at(ctx.dob, ci.end_age, _MAX_DATE):
+            out.update(ci.vaccines)
+    return out
+
+
+def _first_open(run: _SeriesRun) -> int:
+    for i, s in enumerate(run.state):
+        if s == "not_satisfied":
+            return i
+    return len(run.state)
+
+
+def _forecast_series(ctx: _Context, run: _SeriesRun) -> None:
+    if not run.evaluated:
+        _evaluate_series(ctx, run)
+    run.forecast_done = True
+    immune = _immune(ctx)
+    if immune is not None:
+        _set_status(run, "immune", "evidence_of_immunity", immune)
+        return
+    contra = _contraindicated(ctx)
+    if contra is not None:
+        _set_status(run, "contraindicated", "contraindication", contra)
+        return
+    t = _first_open(run)
+    reference = ctx.as_of
+    while True:
+        # §7.1 (reference: assessment date) and §7.6 (reference: the earliest date).
+        while t < len(run.targets):
+            skip = _skip_applies(ctx, run, run.targets[t], "forecast", reference, ctx.recs)
+            if skip is None:
+                break
+            run.state[t] = "skipped"
+            t += 1
+        if t >= len(run.targets):
+            if run.valid_count:
+                _set_status(run, "complete", "series_complete", run.series.rule_id)
+            else:
+                _set_status(run, "not_recommended", "not_needed", run.series.rule_id)
+            return
+        _forecast_dates(ctx, run, t)
+        if run.status != "not_complete" or run.earliest is None:
+            return
+        # §7.6: the forecast must still hold on its own earliest date.
+        skip = _skip_applies(ctx, run, run.targets[t], "forecast", run.earliest, ctx.recs)
+        if skip is None or reference == run.earliest:
+            return
+        reference = run.earliest
+        # Re-run from the same target with the new reference date.
+        run.status = "not_complete"
+
+
+def _set_status(run: _SeriesRun, status: ForecastStatus, reason: str, rule_id: str) -> None:
+    run.status = status
+    run.reason = reason
+    run.decided_by = rule_id
+    run.earliest = run.recommended = run.past_due = run.latest = None
+    run.dose_number = None
+    run.forecast_target = None
+
+
+def _forecast_dates(ctx: _Context, run: _SeriesRun, t: int) -> None:
+    target = run.targets[t]
+    dob = ctx.dob
+    age = _age_rule(target, ctx.as_of)
+    candidates: list[tuple[dt.date, str, str]] = []
+    min_age = max_age = rec_age = late_age = None
+    if age is not None:
+        min_age = None if age.min is None else add(dob, age.min)
+        max_age = None if age.max is None else add(dob, age.max)
+        rec_age = None if age.earliest_rec is None else add(dob, age.earliest_rec)
+        late_age = None if age.latest_rec is None else add(dob, age.latest_rec)
+        if min_age is not None:
+            candidates.append((min_age, "min_age", age.rule_id))
+    rec_ints: list[dt.date] = []
+    late_ints: list[dt.date] = []
+    n = len(ctx.recs)
+    intervals = [
+        iv for iv in target.intervals if _in_effect(iv.effective, iv.cessation, ctx.as_of)
+    ]
+    for iv in intervals:
+        ref = _reference_date(ctx, run, iv, n + 1 if n else 0, ctx.as_of + _ONE_DAY)
+        if ref is None:
+            continue
+        if iv.min is not None:
+            candidates.append((add(ref, iv.min), "min_interval", iv.rule_id))
+        if iv.earliest_rec is not None:
+            rec_ints.append(add(ref, iv.earliest_rec))
+        if iv.latest_rec is not None:
+            late_ints.append(add(ref, iv.latest_rec))
+    run.priority = bool(intervals) and all(iv.priority for iv in intervals)
+    # CALCDTCONFLICT-3: a live vaccine given earlier delays a conflicting next dose.
+    conflicts = ctx.schedule.index().conflicts
+    for rule in target.preferable_vaccines:
+        for c in conflicts.get(rule.vaccine, ()):
+            for d in ctx.patient.doses:
+                if d.vaccine == c.previous:
+                    candidates.append((add(d.date, c.end), "live_virus_conflict", c.rule_id))
+    if target.season_start is not None:
+        candidates.append((target.season_start, "season_start", target.rule_id))
+    for rec in ctx.recs:
+        ev = run.evals.get(rec.index)
+        if ev is not None and ev.status != "extraneous" or ev is not None and ev.inadvertent:
+            candidates.append((rec.date, "previous_dose", ev.rule_id))
+    if candidates:
+        earliest, reason, decided = max(candidates, key=lambda c: c[0])
+    else:
+        earliest, reason, decided = dob, "min_age", target.rule_id
+    # Table 7-10: should the patient receive another target dose?
+    if target.season_end is not None and ctx.as_of > target.season_end:
+        _set_status(run, "not_recommended", "past_seasonal_end", target.rule_id)
+        return
+    if max_age is not None and ctx.as_of >= max_age:
+        _set_status(run, "aged_out", "max_age_exceeded", age.rule_id if age else "")
+        return
+    if max_age is not None and earliest >= max_age:
+        _set_status(run, "aged_out", "cannot_finish_before_max_age", age.rule_id if age else "")
+        return
+    # §7.5, FORECASTDT-1..6.
+    recommended = rec_age or (max(rec_ints) if rec_ints else None) or earliest
+    past_due: dt.date | None = None
+    if late_age is not None:
+        past_due = late_age - _ONE_DAY
+    elif late_ints:
+        past_due = max(late_ints) - _ONE_DAY
+    run.status = "not_complete"
+    run.forecast_target = t
+    run.earliest = earliest
+    run.recommended = max(recommended, earliest)
+    run.past_due = None if past_due is None else max(past_due, earliest)
+    run.latest = None if max_age is None else max_age - _ONE_DAY
+    run.reason = reason
+    run.decided_by = decided
+    # FORECASTDN-1: satisfied target doses plus one.
+    run.dose_number = run.valid_count + 1
+    excluded = _contraindicated_vaccines(ctx)
+    run.vaccines = tuple(
+        dict.fromkeys(
+            v.vaccine
+            for v in target.preferable_vaccines
+            if v.forecast
+            and v.vaccine not in excluded
+            and _at(dob, v.begin_age, _MIN_DATE)
+            <= run.recommended
+            < _at(dob, v.end_age, _MAX_DATE)
+        )
+    )
+
+
+# --- chapter 8: best series -------------------------------------------------------------
+
+
+def _group_complete(ctx: _Context, group: str) -> bool:
+    """Whether a series group holds a complete relevant series (table 6-7)."""
+    for run in ctx.runs:
+        if run.series.series_group != group or run.series.rule_id in ctx.busy:
+            continue
+        ctx.busy.add(run.series.rule_id)
+        try:
+            if not run.forecast_done:
+                _forecast_series(ctx, run)
+        finally:
+            ctx.busy.discard(run.series.rule_id)
+        if run.status == "complete":
+            return True
+    return False
+
+
+def _finish_date(run: _SeriesRun) -> dt.date | None:
+    """SELECTB-12: the earliest date plus the minimum intervals of the remaining doses."""
+    if run.status != "not_complete" or run.earliest is None or run.forecast_target is None:
+        return None
+    when = run.earliest
+    for target in run.targets[run.forecast_target + 1 :]:
+        longest: dt.date | None = None
+        for iv in target.intervals:
+            if iv.reference == "previous" and iv.min is not None:
+                cand = add(when, iv.min)
+                longest = cand if longest is None or cand > longest else longest
+        if longest is not None:
+            when = longest
+    return when
+
+
+def _completable(ctx: _Context, run: _SeriesRun) -> bool:
+    """SELECTB-3: the series can finish before the last target dose's maximum age."""
+    finish = _finish_date(run)
+    if finish is None:
+        return False
+    last = _age_rule(run.targets[-1], ctx.as_of)
+    return last is None or finish < _at(ctx.dob, last.max, _MAX_DATE)
+
+
+def _points(flags: list[bool], yes: int, tie: int, no: int) -> list[int]:
+    count = sum(flags)
+    return [(tie if count > 1 else yes) if f else no for f in flags]
+
+
+def _score(ctx: _Context, runs: list[_SeriesRun], kind: str) -> None:
+    for run in runs:
+        run.score = 0
+    valid = [r.valid_count for r in runs]
+    if kind == "complete":
+        for r, p in zip(runs, _points([v == max(valid) for v in valid], 1, 0, -1), strict=True):
+            r.score = (r.score or 0) + p
+        return
+    completable = [_completable(ctx, r) for r in runs]
+    if kind == "in_process":
+        all_valid = [
+            r.series.product_path and all(e.status == "valid" for e in r.evals.values())
+            for r in runs
+        ]
+        remaining = [sum(1 for s in r.state if s == "not_satisfied") for r in runs]
+        finish = [_finish_date(r) for r in runs]
+        finishes = [f for f, c in zip(finish, completable, strict=True) if c and f is not None]
+        earliest_finish = [
+            c and f is not None and f <= min(finishes)
+            for f, c in zip(finish, completable, strict=True)
+        ]
+        parts = [
+            [2 if f else -2 for f in all_valid],
+            [3 if c else -3 for c in completable],
+            _points([v == max(valid) for v in valid], 2, 0, -2),
+            _points([m == min(remaining) for m in remaining], 2, 0, -2),
+            _points(earliest_finish, 1, 0, -1),
+        ]
+    else:
+        starts = [r.earliest for r in runs]
+        known = [s for s in starts if s is not None]
+        parts = [
+            _points([s is not None and s == min(known) for s in starts], 1, 0, -1),
+            [1 if c else -1 for c in completable],
+            [-1 if r.series.product_path else 1 for r in runs],
+        ]
+    for part in parts:
+        for r, p in zip(runs, part, strict=True):
+            r.score = (r.score or 0) + p
+
+
+def _prioritized(ctx: _Context, runs: list[_SeriesRun]) -> _SeriesRun | None:
+    """CDSi 4.6 §8.1 to §8.7 for one series group."""
+    dob = ctx.dob
+    all_ci = all(r.status == "contraindicated" for r in runs)
+    candidates = [r for r in runs if r.status != "contraindicated" or all_ci]
+    risk_priorities = [r.series.priority for r in runs if r.series.type == "risk"]
+    top = min(risk_priorities) if risk_priorities else None
+    none_valid = all(r.valid_count == 0 for r in runs)
+    defaults = [r for r in runs if r.series.default]
+    scorable: list[_SeriesRun] = []
+    for r in candidates:
+        s = r.series
+        if s.type == "risk":
+            if s.priority == top:
+                scorable.append(r)
+        elif s.type == "standard":
+            first = min(
+                (rec.date for i, rec in r.satisfied_by.items()),
+                default=None,
+            )
+            if first is not None and first < _at(dob, s.max_age_to_start, _MAX_DATE):
+                scorable.append(r)
+            elif none_valid and not defaults:
+                scorable.append(r)
+        elif r.status == "complete":
+            scorable.append(r)
+    # Table 8-3.
+    if not scorable:
+        return defaults[0] if len(defaults) == 1 else None
+    if len(scorable) == 1:
+        return scorable[0]
+    complete = [r for r in scorable if r.status == "complete"]
+    in_process = [r for r in scorable if r.status == "not_complete" and r.valid_count > 0]
+    if len(complete) == 1:
+        return complete[0]
+    if not complete and len(in_process) == 1:
+        return in_process[0]
+    if not complete and not in_process and len(defaults) == 1:
+        return defaults[0]
+    # Table 8-5.
+    if len(complete) >= 2:
+        scored, kind = complete, "complete"
+    elif len(in_process) >= 2:
+        scored, kind = in_process, "in_process"
+    else:
+        scored = [r for r in scorable if r.valid_count == 0] or scorable
+        kind = "none"
+    _score(ctx, scored, kind)
+    # SELECTBEST-2: highest score, then best preference.
+    return min(scored, key=lambda r: (-(r.score or 0), r.series.preference))
+
+
+def _best_series(ctx: _Context) -> list[_SeriesRun]:
+    groups: dict[str, list[_SeriesRun]] = {}
+    for run in ctx.runs:
+        groups.setdefault(run.series.series_group, []).append(run)
+    chosen: dict[str, _SeriesRun] = {}
+    for g, runs in groups.items():
+        p = _prioritized(ctx, runs)
+        if p is not None:
+            chosen[g] = p
+    best: list[_SeriesRun] = []
+    for g, p in chosen.items():
+        equivalent = [
+            chosen[e] for e in p.series.equivalent_series_groups if e != g and e in chosen
+        ]
+        # Table 8-14.
+        if p.status == "complete":
+            best.append(p)
+        elif any(e.status == "complete" for e in equivalent) or p.series.type == "evaluation_only":
+            continue
+        elif p.series.type == "risk" or not any(e.series.type == "risk" for e in equivalent):
+            best.append(p)
+    return best
+
+
+# --- chapter 9: vaccine groups -----------------------------------------------------------
+
+_STATUS_ORDER: tuple[ForecastStatus, ...] = (
+    "contraindicated",
+    "aged_out",
+    "not_recommended",
+    "not_complete",
+)
+
+
+def _group_forecast(
+    schedule: Schedule,
+    patient: Patient,
+    name: str,
+    antigens: Sequence[str],
+    administer_full: bool,
+    runs: Sequence[_SeriesRun],
+) -> VaccineGroupForecast:
+    if not runs:
+        return VaccineGroupForecast(
+            name,
+            "not_recommended",
+            None,
+            None,
+            None,
+            None,
+            None,
+            "no_relevant_series",
+            name,
+            tuple(antigens),
+        )
+    statuses = [r.status for r in runs]
+    status: ForecastStatus
+    for s in _STATUS_ORDER:
+        if s in statuses:
+            status = s
+            break
+    else:
+        status = "immune" if all(s == "immune" for s in statuses) else "complete"
+    deciding = [r for r in runs if r.status == status]
+    if status != "not_complete":
+        first = deciding[0]
+        return VaccineGroupForecast(
+            name,
+            status,
+            None,
+            None,
+            None,
+            None,
+            None,
+            first.reason,
+            first.decided_by,
+            tuple(antigens),
+        )
+    open_runs = deciding
+    earliest_dates = [r.earliest for r in open_runs if r.earliest is not None]
+    single = len({r.series.antigen for r in runs}) == 1
+    if single:
+        earliest = min(earliest_dates)
+    elif any(r.priority for r in open_runs):
+        # MULTIANTVG-1 with FORECASTPRIORITY-1.
+        idx = schedule.index()
+        group_vaccines = {
+            d.vaccine
+            for d in patient.doses
+            if any(a.antigen in antigens for a in idx.associations.get(d.vaccine, ()))
+        }
+        last = max(
+            (d.date for d in patient.doses if d.vaccine in group_vaccines), default=_MIN_DATE
+        )
+        earliest = max(min(earliest_dates), last)
+    else:
+        earliest = max(earliest_dates)
+    decider = next(r for r in open_runs if r.earliest == max(earliest_dates))
+    recommended = max(min(r.recommended for r in open_runs if r.recommended), earliest)
+    past_dues = [r.past_due for r in open_runs if r.past_due is not None]
+    past_due = max(min(past_dues), earliest) if past_dues else None
+    latests = [r.latest for r in open_runs if r.latest is not None]
+    numbers = [r.dose_number for r in open_runs if r.dose_number is not None]
+    number = (min(numbers) if administer_full else max(numbers)) if numbers else None
+    vaccines = tuple(dict.fromkeys(v for r in open_runs for v in r.vaccines))
+    return VaccineGroupForecast(
+        name,
+        "not_complete",
+        number,
+        earliest,
+        recommended,
+        past_due,
+        min(latests) if latests else None,
+        decider.reason,
+        decider.decided_by,
+        tuple(antigens),
+        vaccines,
+    )
+
+
+# --- public API ----------------------------------------------------------------------------
+
+
+def assess(schedule: Schedule, patient: Patient, *, as_of: dt.date) -> Assessment:
+    """Evaluate a patient's doses and forecast every vaccine group of a schedule.
+
+    Args:
+        schedule: The schedule to apply.
+        patient: The patient and history.
+        as_of: The assessment date ("today" for this run; never read from the clock).
+
+    Returns:
+        The evaluations (per dose and antigen, from each antigen's best series), the
+        vaccine-group forecasts in schedule order, and every relevant series' outcome.
+
+    Raises:
+        ValidationError: A dose is before birth, after ``as_of`` or of an unknown vaccine.
+    """
+    validate_patient(schedule, patient, as_of=as_of)
+    idx = schedule.index()
+    by_antigen = _organise(schedule, patient)
+    best_by_antigen: dict[str, list[_SeriesRun]] = {}
+    evaluations: list[tuple[dt.date, int, DoseEvaluation]] = []
+    outcomes: list[SeriesOutcome] = []
+    for antigen in schedule.antigens:
+        recs = by_antigen.get(antigen.name, [])
+        ctx = _Context(schedule, patient, as_of, antigen, recs)
+        rec_map = {r.index: r for r in recs}
+        ctx.runs = [
+            _SeriesRun(s, list(s.doses), ["not_satisfied"] * len(s.doses), rec_map)
+            for s in antigen.series
+            if _relevant(ctx, s)
+        ]
+        for run in ctx.runs:
+            if not run.evaluated:
+                _evaluate_series(ctx, run)
+        for run in ctx.runs:
+            if not run.forecast_done:
+                _forecast_series(ctx, run)
+        best = _best_series(ctx)
+        best_by_antigen[antigen.name] = best
+        for run in ctx.runs:
+            outcomes.append(
+                SeriesOutcome(
+                    antigen.name,
+                    run.series.name,
+                    run.series.rule_id,
+                    run in best,
+                    run.status,
+                    run.dose_number,
+                    run.earliest,
+                    run.recommended,
+                    run.past_due,
+                    run.latest,
+                    run.reason,
+                    run.decided_by,
+                    run.score,
+                )
+            )
+        source = best[0] if best else None
+        if source is None and recs and ctx.runs:
+            source = ctx.runs[0]
+        if source is None:
+            continue
+        for rec in recs:
+            ev = source.evals.get(rec.index)
+            if ev is None:
+                continue
+            evaluations.append(
+                (
+                    rec.date,
+                    rec.index,
+                    DoseEvaluation(
+                        rec.dose.id,
+                        antigen.name,
+                        source.series.vaccine_group,
+                        source.series.name,
+                        ev.target,
+                        ev.status,
+                        ev.reason,
+                        ev.rule_id,
+                    ),
+                )
+            )
+    forecasts = []
+    for group in schedule.vaccine_groups:
+        runs = [r for a in group.antigens for r in best_by_antigen.get(a, [])]
+        forecasts.append(
+            _group_forecast(
+                schedule, patient, group.name, group.antigens, group.administer_full, runs
+            )
+        )
+    evaluations.sort(key=lambda e: (e[0], e[1]))
+    del idx
+    return Assessment(
+        as_of=as_of,
+        evaluations=tuple(e for _, _, e in evaluations),
+        forecasts=tuple(forecasts),
+        series=tuple(outcomes),
+    )
+
+
+def evaluate(
+    schedule: Schedule, patient: Patient, *, as_of: dt.date
+) -> tuple[DoseEvaluation, ...]:
+    """Return only the dose evaluations of :func:`assess`."""
+    return assess(schedule, patient, as_of=as_of).evaluations
+
+
+def forecast(
+    schedule: Schedule, patient: Patient, *, as_of: dt.date
+) -> tuple[VaccineGroupForecast, ...]:
+    """Return only the vaccine-group forecasts of :func:`assess`."""
+    return assess(schedule, patient, as_of=as_of).forecasts
