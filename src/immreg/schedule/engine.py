@@ -186,6 +186,11 @@ def _relevant(ctx: _Context, series: Series) -> bool:
     return False
 
 
+def _startable(ctx: _Context, run: _SeriesRun) -> bool:
+    start = run.series.min_age_to_start
+    return start is None or run.valid_count > 0 or ctx.as_of >= add(ctx.dob, start)
+
+
 def _has_observation(ctx: _Context, code: str, on: dt.date) -> bool:
     return any(
         o.code == code and (o.date is None or o.date <= on) for o in ctx.patient.observations
@@ -781,6 +786,13 @@ def _best_series(ctx: _Context) -> list[_SeriesRun]:
             continue
         elif p.series.type == "risk" or not any(e.series.type == "risk" for e in equivalent):
             best.append(p)
+    if len(best) > 1:
+        # A path the patient never started and has aged out of says nothing while another
+        # path is open or complete (e.g. the infant series for a 65-year-old).
+        open_paths = [r for r in best if r.valid_count > 0 or r.status != "aged_out"]
+        best = open_paths or best[:1]
+    # The series with the most valid doses reports the evaluations (see assess()).
+    best.sort(key=lambda r: (-r.valid_count, r.status != "complete"))
     return best
 
 
@@ -916,6 +928,9 @@ def assess(schedule: Schedule, patient: Patient, *, as_of: dt.date) -> Assessmen
         for run in ctx.runs:
             if not run.evaluated:
                 _evaluate_series(ctx, run)
+        # "Minimum age to start" (CDSi 4.6 appendix A): a series the patient is too young to
+        # start is kept only if it has already been started with a valid dose.
+        ctx.runs = [r for r in ctx.runs if _startable(ctx, r)]
         for run in ctx.runs:
             if not run.forecast_done:
                 _forecast_series(ctx, run)
