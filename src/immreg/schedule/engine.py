@@ -608,7 +608,17 @@ def _forecast_dates(ctx: _Context, run: _SeriesRun, t: int) -> None:
     run.reason = reason
     run.decided_by = decided
     # FORECASTDN-1: satisfied target doses plus one.
-    run.dose_number = run.valid_count + 1
+    # A dose given before a seasonal target dose's season starts counts for evaluation but
+    # not for this season's dose number.
+    run.dose_number = 1 + sum(
+        1
+        for i, state in enumerate(run.state)
+        if state == "satisfied"
+        and (
+            run.targets[i].season_start is None
+            or run.satisfied_by[i].date >= (run.targets[i].season_start or _MIN_DATE)
+        )
+    )
     excluded = _contraindicated_vaccines(ctx)
     run.vaccines = tuple(
         dict.fromkeys(
