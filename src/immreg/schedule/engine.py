@@ -48,6 +48,7 @@ __all__ = ["assess", "evaluate", "forecast", "validate_patient"]
 _MIN_DATE = dt.date(1900, 1, 1)
 _MAX_DATE = dt.date(2999, 12, 31)
 _ONE_DAY = dt.timedelta(days=1)
+_AFTER_ALL = 1 << 30  # a record index after every dose: "the previous dose" when forecasting
 
 
 def _at(base: dt.date, dur: Duration | None, default: dt.date) -> dt.date:
@@ -550,12 +551,11 @@ def _forecast_dates(ctx: _Context, run: _SeriesRun, t: int) -> None:
             candidates.append((min_age, "min_age", age.rule_id))
     rec_ints: list[dt.date] = []
     late_ints: list[dt.date] = []
-    n = len(ctx.recs)
     intervals = [
         iv for iv in target.intervals if _in_effect(iv.effective, iv.cessation, ctx.as_of)
     ]
     for iv in intervals:
-        ref = _reference_date(ctx, run, iv, n + 1 if n else 0, ctx.as_of + _ONE_DAY)
+        ref = _reference_date(ctx, run, iv, _AFTER_ALL, ctx.as_of + _ONE_DAY)
         if ref is None:
             continue
         if iv.min is not None:
