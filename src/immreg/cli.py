@@ -1,0 +1,94 @@
+"""The ``immreg`` command.
+
+This is the only module that reads ``argv`` and environment variables. Commands:
+
+* ``immreg demo [--db PATH]``: a guided tour on an embedded SQLite database.
+* ``immreg db upgrade URL``: create or upgrade a database's schema.
+* ``immreg forecast --schedule SPEC --jsonl``: evaluate and forecast JSON lines from stdin.
+
+Errors are printed as ``error: FIELD: MESSAGE`` on stderr with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from immreg.errors import ImmregError
+
+__all__ = ["main"]
+
+
+def _cmd_db_upgrade(args: argparse.Namespace, out: TextIO) -> int:
+    from immreg.backends import open_backend
+
+    backend = open_backend(args.url, create_schema=True)
+    backend.close()
+    print(f"schema of {args.url} is up to date", file=out)
+    return 0
+
+
+def _cmd_forecast(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.jsonl:
+        print("error: only --jsonl input is supported for now", file=sys.stderr)
+        return 2
+    from immreg.schedule.batch import forecast_jsonl
+
+    return forecast_jsonl(args.schedule, sys.stdin, out)
+
+
+def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from immreg.demo import run_demo
+
+    db = Path(args.db)
+    today = dt.date.fromisoformat(args.today) if args.today else None
+    return run_demo(f"sqlite:///{db}", out=out, today=today)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``immreg`` command."""
+    parser = argparse.ArgumentParser(
+        prog="immreg", description="immreg: an electronic immunization registry library."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="a guided tour on an embedded SQLite database")
+    demo.add_argument("--db", default="immreg-demo.db", help="SQLite file (recreated)")
+    demo.add_argument("--today", help="run the demo as of this date (YYYY-MM-DD)")
+    demo.set_defaults(func=_cmd_demo)
+
+    db = sub.add_parser("db", help="database schema commands")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="create or upgrade the schema at URL")
+    upgrade.add_argument("url", help="e.g. sqlite:///registry.db or postgresql+psycopg://...")
+    upgrade.set_defaults(func=_cmd_db_upgrade)
+
+    forecast = sub.add_parser(
+        "forecast", help="evaluate histories and forecast next doses (JSON lines)"
+    )
+    forecast.add_argument(
+        "--schedule", required=True, help="a bundled pack name, FILE.json, or cdsi:DIR"
+    )
+    forecast.add_argument(
+        "--jsonl", action="store_true", help="read JSON lines on stdin, write JSON lines"
+    )
+    forecast.set_defaults(func=_cmd_forecast)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``immreg`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args, sys.stdout))
+    except ImmregError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
