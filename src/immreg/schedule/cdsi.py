@@ -10,9 +10,12 @@ knows that the schedule came from CDSi: the XML vocabulary is translated here, o
 from __future__ import annotations
 
 import datetime as dt
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Literal, cast
+
+import attrs
 
 from immreg.errors import NotFoundError, ValidationError
 from immreg.schedule.dates import Duration, parse_date, parse_duration
@@ -96,33 +99,30 @@ def _vaccine(el: ET.Element, rule_id: str, where: str, *, preferable: bool) -> V
 
 
 def _interval(el: ET.Element, rule_id: str, where: str, *, allowable: bool) -> Interval:
-    common = {
-        "abs_min": _dur(el, "absMinInt", where),
-        "effective": _date(el, "effectiveDate", where),
-        "cessation": _date(el, "cessationDate", where),
-        "rule_id": rule_id,
-        "source": _SOURCE,
-    }
-    if not allowable:
-        common.update(
-            min=_dur(el, "minInt", where),
-            earliest_rec=_dur(el, "earliestRecInt", where),
-            latest_rec=_dur(el, "latestRecInt", where),
-            priority=_text(el, "intervalPriority").lower() in ("override", "y", "yes"),
-        )
+    base = Interval(
+        abs_min=_dur(el, "absMinInt", where),
+        min=None if allowable else _dur(el, "minInt", where),
+        earliest_rec=None if allowable else _dur(el, "earliestRecInt", where),
+        latest_rec=None if allowable else _dur(el, "latestRecInt", where),
+        # CDSi writes the interval priority flag as "override" (FORECASTPRIORITY-1).
+        priority=_text(el, "intervalPriority").lower() in ("override", "y", "yes"),
+        effective=_date(el, "effectiveDate", where),
+        cessation=_date(el, "cessationDate", where),
+        rule_id=rule_id,
+        source=_SOURCE,
+    )
     if _text(el, "fromPrevious").upper() == "Y":
-        return Interval(reference="previous", **common)  # type: ignore[arg-type]
+        return base
     target = _opt(el, "fromTargetDose")
     if target is not None:
-        return Interval(reference="target_dose", target_dose=int(target), **common)  # type: ignore[arg-type]
+        return attrs.evolve(base, reference="target_dose", target_dose=int(target))
     recent = _opt(el, "fromMostRecent")
     if recent is not None:
-        return Interval(reference="most_recent", vaccines=_codes(recent), **common)  # type: ignore[arg-type]
-    obs = el.find("fromRelevantObs")
-    code = _opt(obs, "code")
+        return attrs.evolve(base, reference="most_recent", vaccines=_codes(recent))
+    code = _opt(el.find("fromRelevantObs"), "code")
     if code is not None:
-        return Interval(reference="observation", observation=code, **common)  # type: ignore[arg-type]
-    return Interval(reference="previous", **common)  # type: ignore[arg-type]
+        return attrs.evolve(base, reference="observation", observation=code)
+    return base
 
 
 _KINDS: dict[str, ConditionKind] = {
@@ -363,7 +363,7 @@ def load_cdsi(directory: str | Path) -> Schedule:
             ``ScheduleSupportingData.xml``.
 
     Returns:
-        The schedule, named ``"CDC CDSi"`` with the data version when the release notes
+        The schedule, named ``"CDC CDSi"``, with the data release when the release notes
         state one.
 
     Raises:
@@ -421,7 +421,7 @@ def load_cdsi(directory: str | Path) -> Schedule:
     )
     return Schedule(
         name="CDC CDSi",
-        version=_version(root_dir),
+        release=_release(root_dir),
         source="CDC Clinical Decision Support for Immunization (CDSi) supporting data",
         antigens=tuple(antigens),
         vaccine_groups=groups,
@@ -438,12 +438,11 @@ def _parse(path: Path) -> ET.Element:
         raise ValidationError(path.name, f"not well-formed XML: {e}") from e
 
 
-def _version(root_dir: Path) -> str:
+def _release(root_dir: Path) -> str:
     notes = root_dir / "RELEASE-NOTES.txt"
     if notes.is_file():
-        for line in notes.read_text(encoding="utf-8", errors="replace").splitlines():
-            words = line.replace(",", " ").split()
-            for i, word in enumerate(words):
-                if word.lower() == "version" and i + 1 < len(words):
-                    return words[i + 1]
+        head = notes.read_text(encoding="utf-8", errors="replace")[:500]
+        found = re.search(r"\b(\d+\.\d+)\b", head)
+        if found:
+            return found.group(1)
     return root_dir.name.rsplit("-", 1)[-1]

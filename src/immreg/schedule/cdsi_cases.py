@@ -116,7 +116,12 @@ def _date(text: str | None) -> dt.date | None:
 def run_case(schedule: Schedule, case: dict[str, Any]) -> CaseResult:
     """Run one test case (a dict in the test-case JSON layout) and compare."""
     doses = tuple(
-        Dose(id=str(d["seq"]), date=dt.date.fromisoformat(d["date"]), vaccine=d["cvx"], mvx=d.get("mvx"))
+        Dose(
+            id=str(d["seq"]),
+            date=dt.date.fromisoformat(d["date"]),
+            vaccine=d["cvx"],
+            mvx=d.get("mvx"),
+        )
         for d in case["doses"]
     )
     patient = Patient(
@@ -153,7 +158,11 @@ def run_case(schedule: Schedule, case: dict[str, Any]) -> CaseResult:
     exp_status = _SERIES.get(exp["series_status"] or "", exp["series_status"])
     checks: list[tuple[str, object, object]] = [
         ("status", exp_status, fc.status if fc else None),
-        ("forecast_dose_number", exp.get("forecast_dose_number"), fc.forecast_dose_number if fc else None),
+        (
+            "forecast_dose_number",
+            exp.get("forecast_dose_number"),
+            fc.forecast_dose_number if fc else None,
+        ),
         ("earliest", _date(exp.get("earliest")), fc.earliest if fc else None),
         ("recommended", _date(exp.get("recommended")), fc.recommended if fc else None),
         ("past_due", _date(exp.get("past_due")), fc.past_due if fc else None),

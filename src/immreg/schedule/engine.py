@@ -455,9 +455,10 @@ def _immune(ctx: _Context) -> str | None:
     for code in imm.observations:
         if _has_observation(ctx, code, ctx.as_of):
             return imm.rule_id
-    if imm.birth_date_before is not None and ctx.dob < imm.birth_date_before:
-        if not any(_has_observation(ctx, code, ctx.as_of) for code in imm.exclusions):
-            return imm.rule_id
+    # §7.2: born before the immunity birth date, unless an exclusion applies.
+    born_before = imm.birth_date_before is not None and ctx.dob < imm.birth_date_before
+    if born_before and not any(_has_observation(ctx, c, ctx.as_of) for c in imm.exclusions):
+        return imm.rule_id
     return None
 
 
@@ -576,7 +577,7 @@ def _forecast_dates(ctx: _Context, run: _SeriesRun, t: int) -> None:
         candidates.append((target.season_start, "season_start", target.rule_id))
     for rec in ctx.recs:
         ev = run.evals.get(rec.index)
-        if ev is not None and ev.status != "extraneous" or ev is not None and ev.inadvertent:
+        if ev is not None and ev.status != "extraneous":
             candidates.append((rec.date, "previous_dose", ev.rule_id))
     if candidates:
         earliest, reason, decided = max(candidates, key=lambda c: c[0])
@@ -743,9 +744,8 @@ def _prioritized(ctx: _Context, runs: list[_SeriesRun]) -> _SeriesRun | None:
                 (rec.date for i, rec in r.satisfied_by.items()),
                 default=None,
             )
-            if first is not None and first < _at(dob, s.max_age_to_start, _MAX_DATE):
-                scorable.append(r)
-            elif none_valid and not defaults:
+            started = first is not None and first < _at(dob, s.max_age_to_start, _MAX_DATE)
+            if started or (none_valid and not defaults):
                 scorable.append(r)
         elif r.status == "complete":
             scorable.append(r)

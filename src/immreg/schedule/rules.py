@@ -495,7 +495,7 @@ class Schedule:
 
     Attributes:
         name: Schedule name, e.g. ``"CDC CDSi"``.
-        version: Version of the schedule's data, e.g. ``"4.64"``.
+        release: Release of the schedule's data, e.g. ``"4.64"`` or a circular's date.
         source: Citation of the whole schedule (circular, publication).
         antigens: Antigens with their series.
         vaccine_groups: Vaccine groups.
@@ -505,7 +505,7 @@ class Schedule:
     """
 
     name: str
-    version: str = ""
+    release: str = ""
     source: str = ""
     antigens: tuple[Antigen, ...] = ()
     vaccine_groups: tuple[VaccineGroup, ...] = ()

@@ -1,0 +1,166 @@
+"""immreg's own schedule file format: JSON, versioned, one object per rule.
+
+A schedule file is a JSON object::
+
+    {
+      "format": "immreg-schedule",
+      "version": 1,
+      "name": "Vietnam EPI",
+      "source": "Circular 10/2024/TT-BYT",
+      "antigens": [...],
+      "vaccine_groups": [...],
+      "vaccines": [...],
+      "conflicts": [...],
+      "observations": [["001", "Patient seeks protection"], ...]
+    }
+
+Every other key mirrors a field of :mod:`immreg.schedule.rules` with the same name;
+durations are strings such as ``"6 weeks - 4 days"``, dates are ``"YYYY-MM-DD"``, fields
+at their default value may be left out (and are left out by :func:`dump`). Unknown keys
+are errors, so a misspelt field never passes silently. ``docs/schedule.md`` lists every
+field.
+
+Sources: every rule object (series, series dose, age, interval, vaccine, skip,
+immunity, contraindication, conflict) has a ``source`` citation. A rule without its own
+``source`` cites the schedule's top-level ``source``; a file with neither is rejected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.v import format_exception, transform_error
+
+from immreg.errors import FieldError, ValidationError
+from immreg.schedule.dates import Duration, parse_duration
+from immreg.schedule.rules import Schedule
+
+__all__ = ["FORMAT", "VERSION", "dump", "dumps_dict", "load", "loads_dict"]
+
+FORMAT = "immreg-schedule"
+VERSION = 1
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(forbid_extra_keys=True, omit_if_default=True)
+    conv.register_unstructure_hook(Duration, str)
+    conv.register_structure_hook(Duration, _structure_duration)
+    conv.register_unstructure_hook(dt.date, dt.date.isoformat)
+    conv.register_structure_hook(dt.date, _structure_date)
+    return conv
+
+
+def _structure_duration(value: Any, _: type) -> Duration:
+    if not isinstance(value, str):
+        raise TypeError("a duration must be a string such as '6 weeks - 4 days'")
+    return parse_duration(value)
+
+
+def _structure_date(value: Any, _: type) -> dt.date:
+    if not isinstance(value, str):
+        raise TypeError("a date must be a string YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as e:
+        raise ValueError(f"{value!r} is not a date YYYY-MM-DD") from e
+
+
+_CONVERTER = _make_converter()
+
+
+def _format(exc: BaseException, type_: type | None) -> str:
+    if isinstance(exc, ValidationError):
+        return exc.message
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        return f"unknown field(s): {', '.join(sorted(exc.extra_fields))}"
+    if isinstance(exc, TypeError | ValueError) and str(exc) and type_ in (Duration, dt.date):
+        return str(exc)
+    return format_exception(exc, type_)
+
+
+def _path(cattrs_path: str) -> str:
+    path = cattrs_path.removeprefix("$").removeprefix(".")
+    return path or "$"
+
+
+def loads_dict(data: Any) -> Schedule:
+    """Build a schedule from already-parsed JSON data.
+
+    Raises:
+        ValidationError: The data is not a version-1 immreg schedule; every problem is
+            listed with its field path (``antigens[0].series[1].doses[2].ages[0].min``).
+    """
+    if not isinstance(data, dict):
+        raise ValidationError("$", "a schedule file must hold a JSON object")
+    if data.get("format") != FORMAT:
+        raise ValidationError("format", f"must be {FORMAT!r}")
+    if data.get("version") != VERSION:
+        raise ValidationError("version", f"unsupported version {data.get('version')!r}")
+    body = {k: v for k, v in data.items() if k not in ("format", "version")}
+    try:
+        schedule = _CONVERTER.structure(body, Schedule)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as e:
+        if isinstance(e, cattrs.BaseValidationError):
+            messages = transform_error(e, path="$", format_exception=_format)
+        else:
+            messages = [f"{_format(e, None)} @ $"]
+        errors = []
+        for message in messages:
+            text, _, where = message.rpartition(" @ ")
+            errors.append(FieldError(_path(where), text or message))
+        raise ValidationError(errors=errors) from e
+    _check_sources(schedule)
+    return schedule
+
+
+def _check_sources(schedule: Schedule) -> None:
+    if schedule.source:
+        return
+    missing: list[FieldError] = []
+
+    def walk(value: object, path: str) -> None:
+        if attrs.has(type(value)):
+            for a in attrs.fields(type(value)):  # type: ignore[arg-type]
+                if not a.init:
+                    continue
+                child = getattr(value, a.name)
+                if a.name == "source" and not child:
+                    missing.append(FieldError(f"{path}.source".lstrip("."), "cite a source"))
+                walk(child, f"{path}.{a.name}")
+        elif isinstance(value, tuple):
+            for i, item in enumerate(value):
+                walk(item, f"{path}[{i}]")
+
+    walk(schedule, "")
+    if missing:
+        raise ValidationError(errors=missing)
+
+
+def dumps_dict(schedule: Schedule) -> dict[str, Any]:
+    """Return the JSON-ready dict of a schedule (``format`` and ``version`` first)."""
+    body: dict[str, Any] = _CONVERTER.unstructure(schedule)
+    return {"format": FORMAT, "version": VERSION, **body}
+
+
+def load(text: str) -> Schedule:
+    """Parse a schedule file's text.
+
+    Raises:
+        ValidationError: The text is not JSON (field ``"$"``) or not a valid schedule.
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValidationError("$", f"not JSON: {e.msg} at line {e.lineno}") from e
+    return loads_dict(data)
+
+
+def dump(schedule: Schedule, *, indent: int | None = 1) -> str:
+    """Write a schedule as file text that :func:`load` reads back equal."""
+    return json.dumps(dumps_dict(schedule), ensure_ascii=False, indent=indent)
