@@ -1,0 +1,182 @@
+"""Bulk loading: one batch of subjects and doses per transaction, resumable after a crash.
+
+:func:`load_batch` writes the batch's ``load_batches`` row first, then its rows, and
+commits them together. A rerun of a load killed midway finds the batches that committed
+in ``load_batches`` and skips them (``load_batch`` returns ``False``), and the batch that
+was in flight left nothing behind, so every row ends up stored exactly once.
+
+On PostgreSQL rows go in through psycopg's ``COPY ... FROM STDIN (FORMAT BINARY)`` on the
+SQLAlchemy connection's driver connection; on SQLite through Core ``executemany``. Input
+is trusted to be valid (the bulk service validates and batches it); the only checks here
+are the ones the database does not make itself: every dose's subject exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from immreg.backends.sqlalchemy import mapping, queries
+from immreg.backends.sqlalchemy.tables import (
+    caregivers,
+    doses,
+    load_batches,
+    residences,
+    subjects,
+)
+from immreg.backends.sqlalchemy.uow import translate_error
+from immreg.errors import ImmregError, NotFoundError
+from immreg.model import AdministeredDose, Subject
+from immreg.ports import BulkBatch
+
+__all__ = ["COPY_TYPES", "copy_rows", "load_batch"]
+
+#: PostgreSQL type names of each copied table's columns, in column order, for binary COPY.
+COPY_TYPES: dict[str, list[str]] = {
+    "subjects": ["varchar", "varchar", "varchar", "date", "varchar", "varchar", "varchar", "date"],
+    "residences": ["varchar", "int4", "varchar", "date", "date"],
+    "caregivers": ["varchar", "int4", "varchar", "varchar", "varchar", "bool"],
+    "doses": [
+        "varchar", "varchar", "varchar", "date", "varchar", "varchar", "varchar", "varchar",
+        "int4", "bool", "varchar",
+    ],
+}  # fmt: skip
+
+_select_existing = sa.select(subjects.c.id).where(
+    subjects.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+
+
+def _residence_tuples(batch_subjects: Sequence[Subject]) -> list[tuple[Any, ...]]:
+    return [
+        (s.id, i, r.org_unit_id, r.start, r.end)
+        for s in batch_subjects
+        for i, r in enumerate(s.residences)
+    ]
+
+
+def _caregiver_tuples(batch_subjects: Sequence[Subject]) -> list[tuple[Any, ...]]:
+    return [
+        (s.id, i, c.name, c.relationship, c.phone, c.sms_opt_out)
+        for s in batch_subjects
+        for i, c in enumerate(s.caregivers)
+    ]
+
+
+def _check_subjects(
+    conn: sa.Connection, batch_subjects: Sequence[Subject], batch_doses: Sequence[AdministeredDose]
+) -> None:
+    # Doses have no database foreign key (see tables.py); check set-wise instead: only the
+    # subject ids the batch does not bring itself need a look-up, usually none.
+    own = {s.id for s in batch_subjects}
+    outside = sorted({d.subject_id for d in batch_doses} - own)
+    found: set[str] = set()
+    for i in range(0, len(outside), 1000):
+        chunk = outside[i : i + 1000]
+        found.update(conn.execute(_select_existing, {"ids": chunk}).scalars())
+    for i, d in enumerate(batch_doses):
+        if d.subject_id not in own and d.subject_id not in found:
+            raise NotFoundError("subject", d.subject_id, field=f"doses[{i}].subject_id")
+
+
+def copy_rows(
+    driver_connection: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """COPY rows into a PostgreSQL table in binary format through a psycopg connection.
+
+    Args:
+        driver_connection: A :class:`psycopg.Connection` (inside the caller's transaction).
+        table: One of the tables in :data:`COPY_TYPES`.
+        columns: The table's columns, in the order of the values in each row.
+        rows: The rows.
+    """
+    cols = ", ".join(f'"{c}"' for c in columns)
+    with (
+        driver_connection.cursor() as cursor,
+        cursor.copy(f'COPY "{table}" ({cols}) FROM STDIN (FORMAT BINARY)') as copy,
+    ):
+        copy.set_types(COPY_TYPES[table])
+        for row in rows:
+            copy.write_row(row)
+
+
+def _write_postgresql(
+    conn: sa.Connection, batch_subjects: Sequence[Subject], batch_doses: Sequence[AdministeredDose]
+) -> None:
+    driver = conn.connection.driver_connection
+    if batch_subjects:
+        copy_rows(driver, "subjects", subjects.c.keys(),
+                  map(mapping.subject_tuple, batch_subjects))  # fmt: skip
+        copy_rows(driver, "residences", residences.c.keys(), _residence_tuples(batch_subjects))
+        copy_rows(driver, "caregivers", caregivers.c.keys(), _caregiver_tuples(batch_subjects))
+    if batch_doses:
+        copy_rows(driver, "doses", doses.c.keys(), map(mapping.dose_tuple, batch_doses))
+
+
+def _write_executemany(
+    conn: sa.Connection, batch_subjects: Sequence[Subject], batch_doses: Sequence[AdministeredDose]
+) -> None:
+    if batch_subjects:
+        conn.execute(sa.insert(subjects), [mapping.subject_to_row(s) for s in batch_subjects])
+        res = [r for s in batch_subjects for r in mapping.residence_rows(s)]
+        if res:
+            conn.execute(sa.insert(residences), res)
+        care = [r for s in batch_subjects for r in mapping.caregiver_rows(s)]
+        if care:
+            conn.execute(sa.insert(caregivers), care)
+    if batch_doses:
+        conn.execute(sa.insert(doses), [mapping.dose_to_row(d) for d in batch_doses])
+
+
+def load_batch(engine: sa.Engine, batch: BulkBatch) -> bool:
+    """Store one batch and its ``load_batches`` row in one transaction.
+
+    Args:
+        engine: The backend's engine.
+        batch: The batch, already validated.
+
+    Returns:
+        ``True`` if the batch was stored now, ``False`` (having written nothing) if an
+        earlier run stored it.
+
+    Raises:
+        ConflictError: A subject or dose of the batch exists already, or two subjects share
+            a national code; nothing of the batch was kept.
+        NotFoundError: A dose's subject is neither in the batch nor stored.
+        BackendError: The database failed; nothing of the batch was kept.
+    """
+    mark = {
+        "load_id": batch.load_id,
+        "batch_no": batch.batch_no,
+        "loaded_at": dt.datetime.now(dt.UTC),
+    }
+    try:
+        with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # READ COMMITTED: a second loader of the same batch waits on the first's
+                # uncommitted mark and then sees it (returning False) instead of failing
+                # with a serialization error.
+                conn = conn.execution_options(isolation_level="READ COMMITTED")
+            with conn.begin():
+                # The mark goes first: a concurrent duplicate loader stops at its key.
+                insert = queries.insert_ignore(load_batches, conn.dialect.name)
+                if conn.execute(insert, mark).rowcount == 0:
+                    return False
+                _check_subjects(conn, batch.subjects, batch.doses)
+                if conn.dialect.name == "postgresql":
+                    _write_postgresql(conn, batch.subjects, batch.doses)
+                else:
+                    _write_executemany(conn, batch.subjects, batch.doses)
+        return True
+    except ImmregError:
+        raise
+    except sa.exc.DBAPIError as e:
+        raise translate_error(e) from e
+    except Exception as e:
+        # psycopg errors raised by COPY on the driver connection bypass SQLAlchemy.
+        if type(e).__module__.startswith("psycopg"):
+            raise translate_error(e) from e
+        raise

@@ -1,0 +1,319 @@
+"""Conversions between SQL rows and immreg's domain values.
+
+Rows go in as plain dictionaries (for Core ``insert``/``update`` parameters) or tuples in
+table column order (for COPY), and come out as :class:`sqlalchemy.Row` objects; the domain
+values are rebuilt through their constructors, so a row that breaks a domain invariant
+cannot become a domain object unnoticed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from immreg.model import (
+    AdministeredDose,
+    AuditEntry,
+    Caregiver,
+    DoseSource,
+    Lot,
+    OpenVialRule,
+    OrgLevel,
+    OrgUnit,
+    ParentLink,
+    Residence,
+    Sex,
+    Subject,
+    VaccineProduct,
+)
+
+__all__ = [
+    "audit_from_row",
+    "audit_to_row",
+    "caregiver_rows",
+    "dose_from_row",
+    "dose_to_row",
+    "dose_tuple",
+    "lot_from_row",
+    "lot_to_row",
+    "org_unit_from_rows",
+    "org_unit_to_rows",
+    "product_from_row",
+    "product_to_row",
+    "residence_rows",
+    "subject_from_rows",
+    "subject_to_row",
+    "subject_tuple",
+]
+
+Row = sa.Row[Any]
+
+
+# --- subjects ---------------------------------------------------------------------------
+
+
+def subject_to_row(subject: Subject) -> dict[str, Any]:
+    """The ``subjects`` row of a subject (without residences and caregivers)."""
+    return {
+        "id": subject.id,
+        "family_name": subject.family_name,
+        "given_name": subject.given_name,
+        "birth_date": subject.birth_date,
+        "sex": subject.sex.value,
+        "national_code": subject.national_code,
+        "mother_id": subject.mother_id,
+        "deceased_on": subject.deceased_on,
+    }
+
+
+def subject_tuple(subject: Subject) -> tuple[Any, ...]:
+    """The ``subjects`` row as a tuple in column order (for COPY)."""
+    return (
+        subject.id,
+        subject.family_name,
+        subject.given_name,
+        subject.birth_date,
+        subject.sex.value,
+        subject.national_code,
+        subject.mother_id,
+        subject.deceased_on,
+    )
+
+
+def residence_rows(subject: Subject) -> list[dict[str, Any]]:
+    """The ``residences`` rows of a subject, numbered oldest first."""
+    return [
+        {
+            "subject_id": subject.id,
+            "seq": i,
+            "org_unit_id": r.org_unit_id,
+            "start": r.start,
+            "end": r.end,
+        }
+        for i, r in enumerate(subject.residences)
+    ]
+
+
+def caregiver_rows(subject: Subject) -> list[dict[str, Any]]:
+    """The ``caregivers`` rows of a subject, in the subject's order."""
+    return [
+        {
+            "subject_id": subject.id,
+            "seq": i,
+            "name": c.name,
+            "relationship": c.relationship,
+            "phone": c.phone,
+            "sms_opt_out": c.sms_opt_out,
+        }
+        for i, c in enumerate(subject.caregivers)
+    ]
+
+
+def subject_from_rows(
+    row: Row, residence_rows: Iterable[Row], caregiver_rows: Iterable[Row]
+) -> Subject:
+    """Rebuild a subject from its row and its child rows (each ordered by ``seq``)."""
+    return Subject(
+        id=row.id,
+        family_name=row.family_name,
+        given_name=row.given_name,
+        birth_date=row.birth_date,
+        sex=Sex(row.sex),
+        national_code=row.national_code,
+        mother_id=row.mother_id,
+        deceased_on=row.deceased_on,
+        caregivers=tuple(
+            Caregiver(
+                name=c.name,
+                relationship=c.relationship,
+                phone=c.phone,
+                sms_opt_out=bool(c.sms_opt_out),
+            )
+            for c in caregiver_rows
+        ),
+        residences=tuple(
+            Residence(org_unit_id=r.org_unit_id, start=r.start, end=r.end)
+            for r in residence_rows
+        ),
+    )
+
+
+# --- doses ------------------------------------------------------------------------------
+
+
+def dose_to_row(dose: AdministeredDose) -> dict[str, Any]:
+    """The ``doses`` row of a dose."""
+    return {
+        "id": dose.id,
+        "subject_id": dose.subject_id,
+        "product_code": dose.product_code,
+        "date": dose.date,
+        "facility_id": dose.facility_id,
+        "lot_number": dose.lot_number,
+        "source": dose.source.value,
+        "recorded_by": dose.recorded_by,
+        "version": dose.version,
+        "voided": dose.voided,
+        "void_reason": dose.void_reason,
+    }
+
+
+def dose_tuple(dose: AdministeredDose) -> tuple[Any, ...]:
+    """The ``doses`` row as a tuple in column order (for COPY)."""
+    return (
+        dose.id,
+        dose.subject_id,
+        dose.product_code,
+        dose.date,
+        dose.facility_id,
+        dose.lot_number,
+        dose.source.value,
+        dose.recorded_by,
+        dose.version,
+        dose.voided,
+        dose.void_reason,
+    )
+
+
+def dose_from_row(row: Row) -> AdministeredDose:
+    """Rebuild a dose from its row."""
+    return AdministeredDose(
+        id=row.id,
+        subject_id=row.subject_id,
+        product_code=row.product_code,
+        date=row.date,
+        facility_id=row.facility_id,
+        lot_number=row.lot_number,
+        source=DoseSource(row.source),
+        recorded_by=row.recorded_by,
+        version=row.version,
+        voided=bool(row.voided),
+        void_reason=row.void_reason,
+    )
+
+
+# --- catalogue, lots --------------------------------------------------------------------
+
+
+def product_to_row(product: VaccineProduct) -> dict[str, Any]:
+    """The ``products`` row of a product."""
+    return {
+        "code": product.code,
+        "name": product.name,
+        "antigens": list(product.antigens),
+        "cvx": product.cvx,
+        "gtins": list(product.gtins),
+        "doses_per_vial": product.doses_per_vial,
+        "open_vial_rule": product.open_vial_rule.value,
+        "manufacturer": product.manufacturer,
+        "live": product.live,
+    }
+
+
+def product_from_row(row: Row) -> VaccineProduct:
+    """Rebuild a product from its row."""
+    return VaccineProduct(
+        code=row.code,
+        name=row.name,
+        antigens=tuple(row.antigens),
+        cvx=row.cvx,
+        gtins=tuple(row.gtins),
+        doses_per_vial=row.doses_per_vial,
+        open_vial_rule=OpenVialRule(row.open_vial_rule),
+        manufacturer=row.manufacturer,
+        live=bool(row.live),
+    )
+
+
+def lot_to_row(lot: Lot) -> dict[str, Any]:
+    """The ``lots`` row of a lot."""
+    return {
+        "product_code": lot.product_code,
+        "lot_number": lot.lot_number,
+        "expiry": lot.expiry,
+        "manufacturer": lot.manufacturer,
+    }
+
+
+def lot_from_row(row: Row) -> Lot:
+    """Rebuild a lot from its row."""
+    return Lot(
+        product_code=row.product_code,
+        lot_number=row.lot_number,
+        expiry=row.expiry,
+        manufacturer=row.manufacturer,
+    )
+
+
+# --- org units --------------------------------------------------------------------------
+
+
+def org_unit_to_rows(unit: OrgUnit) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The ``org_units`` row and the ``org_unit_parents`` rows of an org unit."""
+    row = {
+        "id": unit.id,
+        "name": unit.name,
+        "level": unit.level.value,
+        "opened": unit.opened,
+        "closed": unit.closed,
+    }
+    parents = [
+        {
+            "org_unit_id": unit.id,
+            "seq": i,
+            "parent_id": p.parent_id,
+            "start": p.start,
+            "end": p.end,
+        }
+        for i, p in enumerate(unit.parents)
+    ]
+    return row, parents
+
+
+def org_unit_from_rows(row: Row, parent_rows: Sequence[Row]) -> OrgUnit:
+    """Rebuild an org unit from its row and its parent-link rows (ordered by ``seq``)."""
+    return OrgUnit(
+        id=row.id,
+        name=row.name,
+        level=OrgLevel(row.level),
+        parents=tuple(
+            ParentLink(parent_id=p.parent_id, start=p.start, end=p.end) for p in parent_rows
+        ),
+        opened=row.opened,
+        closed=row.closed,
+    )
+
+
+# --- audit ------------------------------------------------------------------------------
+
+
+def audit_to_row(entry: AuditEntry) -> dict[str, Any]:
+    """The ``audit`` row of an entry (its ``seq`` is assigned by the database)."""
+    return {
+        "entity": entry.entity,
+        "entity_id": entry.entity_id,
+        "action": entry.action,
+        "at": entry.at,
+        "by": entry.by,
+        "reason": entry.reason,
+        "before": entry.before,
+        "after": entry.after,
+    }
+
+
+def audit_from_row(row: Row) -> AuditEntry:
+    """Rebuild an audit entry from its row."""
+    at: dt.datetime = row.at
+    return AuditEntry(
+        entity=row.entity,
+        entity_id=row.entity_id,
+        action=row.action,
+        at=at,
+        by=row.by,
+        reason=row.reason,
+        before=row.before,
+        after=row.after,
+    )

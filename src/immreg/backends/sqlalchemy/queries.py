@@ -1,0 +1,215 @@
+"""The SQL statements of the SQLAlchemy backend, built once at import.
+
+Statements are module-level Core constructs with named bind parameters, so SQLAlchemy's
+compiled-statement cache compiles each one once per dialect, and psycopg prepares them on
+the server after a few executions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from immreg.backends.sqlalchemy.tables import (
+    audit,
+    caregivers,
+    doses,
+    load_batches,
+    lots,
+    org_unit_parents,
+    org_units,
+    products,
+    residences,
+    subjects,
+)
+
+__all__ = [
+    "insert_ignore",
+    "subject_in_scope",
+    "subtree",
+]
+
+
+def insert_ignore(table: sa.Table, dialect_name: str) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` for ``table`` in the dialect's own syntax.
+
+    Writers use it instead of catching a unique violation because on PostgreSQL a failed
+    statement aborts the whole transaction, while the ports promise that a unit of work
+    survives a :class:`~immreg.errors.ConflictError` from ``add``. The rowcount says
+    whether the row went in.
+    """
+    if dialect_name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect_name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(f"no INSERT ... ON CONFLICT DO NOTHING for {dialect_name}")
+
+
+def _subtree_cte() -> sa.CTE:
+    # The scope unit, then every unit that had a parent link (at any time) to a unit already
+    # in the set. UNION (not UNION ALL) removes duplicates, which also ends the recursion on
+    # a cycle in bad data.
+    base = sa.select(org_units.c.id).where(org_units.c.id == sa.bindparam("scope"))
+    cte = base.cte("subtree", recursive=True)
+    step = sa.select(org_unit_parents.c.org_unit_id).join(
+        cte, org_unit_parents.c.parent_id == cte.c.id
+    )
+    return cte.union(step)
+
+
+_SUBTREE = _subtree_cte()
+
+#: The ids of the scope unit's subtree (parameter ``scope``).
+subtree = sa.select(_SUBTREE.c.id)
+
+
+def subject_in_scope(subject_id: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+    """Whether the subject ``subject_id`` has any residence in the subtree of ``scope``."""
+    sub = _subtree_cte()
+    return (
+        sa.select(sa.literal(1))
+        .where(
+            residences.c.subject_id == subject_id,
+            residences.c.org_unit_id.in_(sa.select(sub.c.id)),
+        )
+        .exists()
+    )
+
+
+# --- subjects ---------------------------------------------------------------------------
+
+select_subject = sa.select(subjects).where(subjects.c.id == sa.bindparam("id"))
+select_residences = (
+    sa.select(residences)
+    .where(residences.c.subject_id == sa.bindparam("id"))
+    .order_by(residences.c.seq)
+)
+select_caregivers = (
+    sa.select(caregivers)
+    .where(caregivers.c.subject_id == sa.bindparam("id"))
+    .order_by(caregivers.c.seq)
+)
+select_subject_id_by_code = sa.select(subjects.c.id).where(
+    subjects.c.national_code == sa.bindparam("code")
+)
+select_code_owner_other = sa.select(subjects.c.id).where(
+    subjects.c.national_code == sa.bindparam("code"), subjects.c.id != sa.bindparam("id")
+)
+# Existence and residences of a subject in one round trip (a LEFT JOIN keeps a subject
+# without residences).
+select_subject_units = (
+    sa.select(subjects.c.id, residences.c.org_unit_id)
+    .select_from(subjects.outerjoin(residences, residences.c.subject_id == subjects.c.id))
+    .where(subjects.c.id == sa.bindparam("id"))
+)
+update_subject = (
+    sa.update(subjects)
+    .where(subjects.c.id == sa.bindparam("b_id"))
+    .values(
+        family_name=sa.bindparam("family_name"),
+        given_name=sa.bindparam("given_name"),
+        birth_date=sa.bindparam("birth_date"),
+        sex=sa.bindparam("sex"),
+        national_code=sa.bindparam("national_code"),
+        mother_id=sa.bindparam("mother_id"),
+        deceased_on=sa.bindparam("deceased_on"),
+    )
+)
+delete_residences = sa.delete(residences).where(residences.c.subject_id == sa.bindparam("id"))
+delete_caregivers = sa.delete(caregivers).where(caregivers.c.subject_id == sa.bindparam("id"))
+insert_residences = sa.insert(residences)
+insert_caregivers = sa.insert(caregivers)
+
+_resident_ids = (
+    sa.select(residences.c.subject_id)
+    .where(
+        residences.c.org_unit_id.in_(sa.bindparam("units", expanding=True)),
+        residences.c.start <= sa.bindparam("on"),
+        sa.or_(residences.c.end.is_(None), residences.c.end > sa.bindparam("on")),
+    )
+)
+select_resident_subjects = (
+    sa.select(subjects).where(subjects.c.id.in_(_resident_ids)).order_by(subjects.c.id)
+)
+select_resident_residences = (
+    sa.select(residences)
+    .where(residences.c.subject_id.in_(_resident_ids))
+    .order_by(residences.c.subject_id, residences.c.seq)
+)
+select_resident_caregivers = (
+    sa.select(caregivers)
+    .where(caregivers.c.subject_id.in_(_resident_ids))
+    .order_by(caregivers.c.subject_id, caregivers.c.seq)
+)
+count_subjects = sa.select(sa.func.count()).select_from(subjects)
+count_subjects_in_scope = (
+    sa.select(sa.func.count()).select_from(subjects).where(subject_in_scope(subjects.c.id))
+)
+
+# --- doses ------------------------------------------------------------------------------
+
+select_dose = sa.select(doses).where(doses.c.id == sa.bindparam("id"))
+update_dose = (
+    sa.update(doses)
+    .where(
+        doses.c.id == sa.bindparam("b_id"),
+        doses.c.version == sa.bindparam("expected"),
+        doses.c.subject_id == sa.bindparam("b_subject_id"),
+    )
+    .values(
+        product_code=sa.bindparam("product_code"),
+        date=sa.bindparam("date"),
+        facility_id=sa.bindparam("facility_id"),
+        lot_number=sa.bindparam("lot_number"),
+        source=sa.bindparam("source"),
+        recorded_by=sa.bindparam("recorded_by"),
+        version=sa.bindparam("version"),
+        voided=sa.bindparam("voided"),
+        void_reason=sa.bindparam("void_reason"),
+    )
+)
+select_doses_for_subject = (
+    sa.select(doses)
+    .where(doses.c.subject_id == sa.bindparam("subject_id"))
+    .order_by(doses.c.date, doses.c.id)
+)
+select_unvoided_doses_for_subject = (
+    sa.select(doses)
+    .where(doses.c.subject_id == sa.bindparam("subject_id"), doses.c.voided.is_(False))
+    .order_by(doses.c.date, doses.c.id)
+)
+count_doses = sa.select(sa.func.count()).select_from(doses)
+count_doses_in_scope = (
+    sa.select(sa.func.count()).select_from(doses).where(subject_in_scope(doses.c.subject_id))
+)
+
+# --- catalogue, org units, lots, audit, loads -------------------------------------------
+
+select_product = sa.select(products).where(products.c.code == sa.bindparam("code"))
+select_products = sa.select(products).order_by(products.c.code)
+select_org_unit = sa.select(org_units).where(org_units.c.id == sa.bindparam("id"))
+select_org_unit_parents = (
+    sa.select(org_unit_parents)
+    .where(org_unit_parents.c.org_unit_id == sa.bindparam("id"))
+    .order_by(org_unit_parents.c.seq)
+)
+select_org_units = sa.select(org_units).order_by(org_units.c.id)
+select_all_org_unit_parents = sa.select(org_unit_parents).order_by(
+    org_unit_parents.c.org_unit_id, org_unit_parents.c.seq
+)
+insert_org_unit_parents = sa.insert(org_unit_parents)
+select_lot = sa.select(lots).where(
+    lots.c.product_code == sa.bindparam("product_code"),
+    lots.c.lot_number == sa.bindparam("lot_number"),
+)
+insert_audit = sa.insert(audit)
+select_audit = (
+    sa.select(audit)
+    .where(audit.c.entity == sa.bindparam("entity"), audit.c.entity_id == sa.bindparam("entity_id"))
+    .order_by(audit.c.seq)
+)
+select_loaded_batches = sa.select(load_batches.c.batch_no).where(
+    load_batches.c.load_id == sa.bindparam("load_id")
+)
