@@ -108,9 +108,8 @@ def parse_duration(text: str, *, field: str = "duration") -> Duration:
     return Duration(years, months, days, " ".join(src.split()))
 
 
-@lru_cache(maxsize=1 << 16)
-def _add(ordinal: int, years: int, months: int, days: int) -> int:
-    when = dt.date.fromordinal(ordinal)
+@lru_cache(maxsize=1 << 18)
+def _add(when: dt.date, years: int, months: int, days: int) -> dt.date:
     if years or months:
         # CALCDT-1/2/6: years then months, day held constant.
         total = when.year * 12 + (when.month - 1) + years * 12 + months
@@ -121,7 +120,8 @@ def _add(ordinal: int, years: int, months: int, days: int) -> int:
         except ValueError:
             # CALCDT-5: a date that does not exist moves to the first of the next month.
             when = dt.date(y + 1, 1, 1) if m == 12 else dt.date(y, m + 1, 1)
-    return when.toordinal() + days
+    # CALCDT-3/4: weeks and days are added (or subtracted) last, as a total of days.
+    return when + dt.timedelta(days=days) if days else when
 
 
 def add(when: dt.date, duration: Duration) -> dt.date:
@@ -138,9 +138,7 @@ def add(when: dt.date, duration: Duration) -> dt.date:
         >>> add(dt.date(2000, 3, 31), parse_duration("6 months"))
         datetime.date(2000, 10, 1)
     """
-    return dt.date.fromordinal(
-        _add(when.toordinal(), duration.years, duration.months, duration.days)
-    )
+    return _add(when, duration.years, duration.months, duration.days)
 
 
 def parse_date(text: str, *, field: str = "date") -> dt.date:

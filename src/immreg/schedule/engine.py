@@ -98,10 +98,7 @@ class _SeriesRun:
     score: int | None = None
     evaluated: bool = False
     forecast_done: bool = False
-
-    @property
-    def valid_count(self) -> int:
-        return sum(1 for s in self.state if s == "satisfied")
+    valid_count: int = 0  # target doses satisfied (SELECTB-21)
 
 
 class _Context:
@@ -121,8 +118,15 @@ class _Context:
         self.as_of = as_of
         self.antigen = antigen
         self.recs = recs
+        self.index = schedule.index()
         self.runs: list[_SeriesRun] = []
         self.busy: set[str] = set()
+        self.immune: str | None = None  # "" once checked and not immune
+        self.contraindicated = ""
+        # Observations active on the assessment date (dated on or before it, or undated).
+        self.active = frozenset(
+            o.code for o in patient.observations if o.date is None or o.date <= as_of
+        )
 
 
 # --- chapter 4.2: organise the history ------------------------------------------------
@@ -193,6 +197,8 @@ def _startable(ctx: _Context, run: _SeriesRun) -> bool:
 
 
 def _has_observation(ctx: _Context, code: str, on: dt.date) -> bool:
+    if on == ctx.as_of:
+        return code in ctx.active
     return any(
         o.code == code and (o.date is None or o.date <= on) for o in ctx.patient.observations
     )
@@ -332,9 +338,10 @@ def _vaccine_ok(rule: VaccineRule, dob: dt.date, rec: _Rec, *, preferable: bool)
     return not (preferable and rule.mvx and rec.dose.mvx and rule.mvx != rec.dose.mvx)
 
 
-def _evaluate_dose(ctx: _Context, run: _SeriesRun, rec: _Rec, target: SeriesDose) -> _Eval:
+def _evaluate_dose(
+    ctx: _Context, run: _SeriesRun, rec: _Rec, target: SeriesDose, num: int
+) -> _Eval:
     dob = ctx.dob
-    num = target.number
     # §6.1: a dose condition (expired, recalled...) makes the dose sub-standard.
     if rec.dose.condition:
         return _Eval("sub_standard", "dose_condition", target.rule_id, num)
@@ -431,15 +438,16 @@ def _evaluate_series(ctx: _Context, run: _SeriesRun) -> None:
             done.append(rec)
             continue
         target = run.targets[t]
-        ev = _evaluate_dose(ctx, run, rec, target)
+        ev = _evaluate_dose(ctx, run, rec, target, t + 1)
         run.evals[rec.index] = ev
         done.append(rec)
         if ev.status == "valid":
             run.state[t] = "satisfied"
+            run.valid_count += 1
             run.satisfied_by[t] = rec
             if target.recurring:
                 # Step 5a: a recurring dose is followed by a copy of itself.
-                run.targets.insert(t + 1, attrs.evolve(target, number=target.number + 1))
+                run.targets.insert(t + 1, target)
                 run.state.insert(t + 1, "not_satisfied")
             t += 1
     run.evaluated = True
@@ -492,13 +500,14 @@ def _forecast_series(ctx: _Context, run: _SeriesRun) -> None:
     if not run.evaluated:
         _evaluate_series(ctx, run)
     run.forecast_done = True
-    immune = _immune(ctx)
-    if immune is not None:
-        _set_status(run, "immune", "evidence_of_immunity", immune)
+    if ctx.immune is None:
+        ctx.immune = _immune(ctx) or ""
+        ctx.contraindicated = _contraindicated(ctx) or ""
+    if ctx.immune:
+        _set_status(run, "immune", "evidence_of_immunity", ctx.immune)
         return
-    contra = _contraindicated(ctx)
-    if contra is not None:
-        _set_status(run, "contraindicated", "contraindication", contra)
+    if ctx.contraindicated:
+        _set_status(run, "contraindicated", "contraindication", ctx.contraindicated)
         return
     t = _first_open(run)
     reference = ctx.as_of
@@ -567,12 +576,11 @@ def _forecast_dates(ctx: _Context, run: _SeriesRun, t: int) -> None:
             late_ints.append(add(ref, iv.latest_rec))
     run.priority = bool(intervals) and all(iv.priority for iv in intervals)
     # CALCDTCONFLICT-3: a live vaccine given earlier delays a conflicting next dose.
-    conflicts = ctx.schedule.index().conflicts
-    for rule in target.preferable_vaccines:
-        for c in conflicts.get(rule.vaccine, ()):
-            for d in ctx.patient.doses:
-                if d.vaccine == c.previous:
-                    candidates.append((add(d.date, c.end), "live_virus_conflict", c.rule_id))
+    conflicts = ctx.index.forecast_conflicts.get(id(target))
+    if conflicts:
+        for d in ctx.patient.doses:
+            for c in conflicts.get(d.vaccine, ()):
+                candidates.append((add(d.date, c.end), "live_virus_conflict", c.rule_id))
     if target.season_start is not None:
         candidates.append((target.season_start, "season_start", target.rule_id))
     for rec in ctx.recs:
@@ -620,7 +628,7 @@ def _forecast_dates(ctx: _Context, run: _SeriesRun, t: int) -> None:
             or run.satisfied_by[i].date >= (run.targets[i].season_start or _MIN_DATE)
         )
     )
-    excluded = _contraindicated_vaccines(ctx)
+    excluded = _contraindicated_vaccines(ctx) if ctx.active else set()
     run.vaccines = tuple(
         dict.fromkeys(
             v.vaccine
@@ -905,6 +913,87 @@ def _group_forecast(
 # --- public API ----------------------------------------------------------------------------
 
 
+@attrs.frozen
+class _AntigenResult:
+    """One antigen's outcome for one patient, reusable for an identical input."""
+
+    best: tuple[_SeriesRun, ...]
+    outcomes: tuple[SeriesOutcome, ...]
+    # Per antigen record position: (evaluation, vaccine group, series name).
+    evals: tuple[tuple[int, _Eval, str, str], ...]
+
+
+_MEMO_LIMIT = 200_000
+
+
+def _assess_antigen(
+    schedule: Schedule, patient: Patient, as_of: dt.date, antigen: Antigen, recs: list[_Rec]
+) -> _AntigenResult:
+    ctx = _Context(schedule, patient, as_of, antigen, recs)
+    rec_map = {r.index: r for r in recs}
+    # §5.1: standard and evaluation-only series need only the right sex; risk series
+    # also need an indication, which needs an observation.
+    candidates = ctx.index.plain_series[antigen.name].get(patient.sex, ())
+    if ctx.active:
+        candidates = tuple(s for s in antigen.series if _relevant(ctx, s))
+    ctx.runs = [
+        _SeriesRun(s, list(s.doses), ["not_satisfied"] * len(s.doses), rec_map) for s in candidates
+    ]
+    for run in ctx.runs:
+        if not run.evaluated:
+            _evaluate_series(ctx, run)
+    # "Minimum age to start" (CDSi 4.6 appendix A): a series the patient is too young to
+    # start is kept only if it has already been started with a valid dose.
+    ctx.runs = [r for r in ctx.runs if _startable(ctx, r)]
+    for run in ctx.runs:
+        if not run.forecast_done:
+            _forecast_series(ctx, run)
+    best = _best_series(ctx)
+    outcomes = tuple(
+        SeriesOutcome(
+            antigen.name,
+            run.series.name,
+            run.series.rule_id,
+            run in best,
+            run.status,
+            run.dose_number,
+            run.earliest,
+            run.recommended,
+            run.past_due,
+            run.latest,
+            run.reason,
+            run.decided_by,
+            run.score,
+        )
+        for run in ctx.runs
+    )
+    source = best[0] if best else (ctx.runs[0] if recs and ctx.runs else None)
+    evals: list[tuple[int, _Eval, str, str]] = []
+    if source is not None:
+        for pos, rec in enumerate(recs):
+            ev = source.evals.get(rec.index)
+            if ev is not None:
+                evals.append((pos, ev, source.series.vaccine_group, source.series.name))
+    return _AntigenResult(tuple(best), outcomes, tuple(evals))
+
+
+def _memo_key(
+    patient: Patient, as_of: dt.date, antigen: Antigen, recs: list[_Rec], external: frozenset[str]
+) -> tuple[object, ...]:
+    # Everything an antigen's outcome depends on: birth date, sex, as-of date, its own
+    # doses, the other doses its rules look at (live-virus conflicts, "most recent"
+    # intervals) and the observations.
+    return (
+        antigen.name,
+        patient.birth_date,
+        patient.sex,
+        as_of,
+        tuple((r.date, r.vaccine, r.dose.mvx, r.dose.condition) for r in recs),
+        tuple(sorted((d.date, d.vaccine) for d in patient.doses if d.vaccine in external)),
+        tuple(sorted((o.code, o.date or _MIN_DATE) for o in patient.observations)),
+    )
+
+
 def assess(schedule: Schedule, patient: Patient, *, as_of: dt.date) -> Assessment:
     """Evaluate a patient's doses and forecast every vaccine group of a schedule.
 
@@ -922,57 +1011,26 @@ def assess(schedule: Schedule, patient: Patient, *, as_of: dt.date) -> Assessmen
     """
     validate_patient(schedule, patient, as_of=as_of)
     idx = schedule.index()
+    memo = idx.memo
     by_antigen = _organise(schedule, patient)
-    best_by_antigen: dict[str, list[_SeriesRun]] = {}
+    best_by_antigen: dict[str, tuple[_SeriesRun, ...]] = {}
     evaluations: list[tuple[dt.date, int, DoseEvaluation]] = []
     outcomes: list[SeriesOutcome] = []
     for antigen in schedule.antigens:
         recs = by_antigen.get(antigen.name, [])
-        ctx = _Context(schedule, patient, as_of, antigen, recs)
-        rec_map = {r.index: r for r in recs}
-        ctx.runs = [
-            _SeriesRun(s, list(s.doses), ["not_satisfied"] * len(s.doses), rec_map)
-            for s in antigen.series
-            if _relevant(ctx, s)
-        ]
-        for run in ctx.runs:
-            if not run.evaluated:
-                _evaluate_series(ctx, run)
-        # "Minimum age to start" (CDSi 4.6 appendix A): a series the patient is too young to
-        # start is kept only if it has already been started with a valid dose.
-        ctx.runs = [r for r in ctx.runs if _startable(ctx, r)]
-        for run in ctx.runs:
-            if not run.forecast_done:
-                _forecast_series(ctx, run)
-        best = _best_series(ctx)
-        best_by_antigen[antigen.name] = best
-        for run in ctx.runs:
-            outcomes.append(
-                SeriesOutcome(
-                    antigen.name,
-                    run.series.name,
-                    run.series.rule_id,
-                    run in best,
-                    run.status,
-                    run.dose_number,
-                    run.earliest,
-                    run.recommended,
-                    run.past_due,
-                    run.latest,
-                    run.reason,
-                    run.decided_by,
-                    run.score,
-                )
-            )
-        source = best[0] if best else None
-        if source is None and recs and ctx.runs:
-            source = ctx.runs[0]
-        if source is None:
-            continue
-        for rec in recs:
-            ev = source.evals.get(rec.index)
-            if ev is None:
-                continue
+        # The outcome is a pure function of the key, so identical inputs (children born
+        # the same day, assessed the same day, with the same doses) share one result.
+        key = _memo_key(patient, as_of, antigen, recs, idx.external[antigen.name])
+        result = memo.get(key)
+        if not isinstance(result, _AntigenResult):
+            result = _assess_antigen(schedule, patient, as_of, antigen, recs)
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[key] = result
+        best_by_antigen[antigen.name] = result.best
+        outcomes.extend(result.outcomes)
+        for pos, ev, group_name, series_name in result.evals:
+            rec = recs[pos]
             evaluations.append(
                 (
                     rec.date,
@@ -980,8 +1038,8 @@ def assess(schedule: Schedule, patient: Patient, *, as_of: dt.date) -> Assessmen
                     DoseEvaluation(
                         rec.dose.id,
                         antigen.name,
-                        source.series.vaccine_group,
-                        source.series.name,
+                        group_name,
+                        series_name,
                         ev.target,
                         ev.status,
                         ev.reason,
@@ -991,14 +1049,13 @@ def assess(schedule: Schedule, patient: Patient, *, as_of: dt.date) -> Assessmen
             )
     forecasts = []
     for group in schedule.vaccine_groups:
-        runs = [r for a in group.antigens for r in best_by_antigen.get(a, [])]
+        runs = [r for a in group.antigens for r in best_by_antigen.get(a, ())]
         forecasts.append(
             _group_forecast(
                 schedule, patient, group.name, group.antigens, group.administer_full, runs
             )
         )
     evaluations.sort(key=lambda e: (e[0], e[1]))
-    del idx
     return Assessment(
         as_of=as_of,
         evaluations=tuple(e for _, _, e in evaluations),

@@ -479,6 +479,12 @@ class ScheduleIndex:
         groups: Vaccine group by name.
         group_of_antigen: The vaccine groups each antigen belongs to.
         vaccines: All known vaccine codes.
+        external: Per antigen, the vaccine codes of *other* doses its rules read
+            (live-virus conflicts, "most recent" intervals).
+        plain_series: Per antigen and sex, the series that need no indication.
+        forecast_conflicts: Per series dose (by ``id()``), the live-virus conflicts that can
+            delay it, by the earlier (conflicting) vaccine code.
+        memo: The engine's cache of per-antigen outcomes (bounded; see the engine).
     """
 
     antigens: dict[str, Antigen]
@@ -487,6 +493,10 @@ class ScheduleIndex:
     groups: dict[str, VaccineGroup]
     group_of_antigen: dict[str, tuple[str, ...]]
     vaccines: frozenset[str]
+    external: dict[str, frozenset[str]]
+    plain_series: dict[str, dict[str, tuple[Series, ...]]]
+    forecast_conflicts: dict[int, dict[str, tuple[LiveVirusConflict, ...]]]
+    memo: dict[object, object] = attrs.field(factory=dict, eq=False, repr=False)
 
 
 @attrs.frozen
@@ -528,8 +538,41 @@ class Schedule:
             conflicts.setdefault(conflict.current, []).append(conflict)
         group_of: dict[str, list[str]] = {}
         for group in self.vaccine_groups:
-            for antigen in group.antigens:
-                group_of.setdefault(antigen, []).append(group.name)
+            for member in group.antigens:
+                group_of.setdefault(member, []).append(group.name)
+        external: dict[str, frozenset[str]] = {}
+        for antigen in self.antigens:
+            codes: set[str] = set()
+            for series in antigen.series:
+                for dose in series.doses:
+                    for rule in (*dose.preferable_vaccines, *dose.allowable_vaccines):
+                        codes.update(c.previous for c in conflicts.get(rule.vaccine, ()))
+                    for iv in (*dose.intervals, *dose.allowable_intervals):
+                        codes.update(iv.vaccines)
+            for assoc in self.vaccines:
+                if assoc.antigen == antigen.name:
+                    codes.update(c.previous for c in conflicts.get(assoc.vaccine, ()))
+            external[antigen.name] = frozenset(codes)
+        plain: dict[str, dict[str, tuple[Series, ...]]] = {}
+        by_target: dict[int, dict[str, tuple[LiveVirusConflict, ...]]] = {}
+        for antigen in self.antigens:
+            plain[antigen.name] = {
+                sex: tuple(
+                    s
+                    for s in antigen.series
+                    if s.type != "risk" and (not s.required_sex or sex in s.required_sex)
+                )
+                for sex in ("F", "M", "U")
+            }
+            for series in antigen.series:
+                for dose in series.doses:
+                    found: dict[str, list[LiveVirusConflict]] = {}
+                    for rule in dose.preferable_vaccines:
+                        for c in conflicts.get(rule.vaccine, ()):
+                            if c not in found.setdefault(c.previous, []):
+                                found[c.previous].append(c)
+                    if found:
+                        by_target[id(dose)] = {k: tuple(v) for k, v in found.items()}
         built = ScheduleIndex(
             antigens={a.name: a for a in self.antigens},
             associations={k: tuple(v) for k, v in associations.items()},
@@ -537,6 +580,9 @@ class Schedule:
             groups={g.name: g for g in self.vaccine_groups},
             group_of_antigen={k: tuple(v) for k, v in group_of.items()},
             vaccines=frozenset(associations),
+            external=external,
+            plain_series=plain,
+            forecast_conflicts=by_target,
         )
         self._index.append(built)
         return built
