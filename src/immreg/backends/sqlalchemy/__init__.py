@@ -137,9 +137,7 @@ def configure_engine(engine: sa.Engine) -> sa.Engine:
     Returns:
         The same engine.
     """
-    if engine.dialect.name == "sqlite" and not event.contains(
-        engine, "connect", _sqlite_connect
-    ):
+    if engine.dialect.name == "sqlite" and not event.contains(engine, "connect", _sqlite_connect):
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
@@ -208,7 +206,7 @@ class SqlAlchemyBackend:
             raise translate_error(e) from e
 
     def load_batch(self, batch: BulkBatch) -> bool:
-        """Store one bulk batch atomically (see :func:`immreg.backends.sqlalchemy.bulk.load_batch`)."""
+        """Store one bulk batch atomically (see :func:`.bulk.load_batch`)."""
         return load_batch(self.engine, batch)
 
     def close(self) -> None:

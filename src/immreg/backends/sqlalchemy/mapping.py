@@ -135,8 +135,7 @@ def subject_from_rows(
             for c in caregiver_rows
         ),
         residences=tuple(
-            Residence(org_unit_id=r.org_unit_id, start=r.start, end=r.end)
-            for r in residence_rows
+            Residence(org_unit_id=r.org_unit_id, start=r.start, end=r.end) for r in residence_rows
         ),
     )
 

@@ -41,10 +41,14 @@ def insert_ignore(table: sa.Table, dialect_name: str) -> Any:
     whether the row went in.
     """
     if dialect_name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    if dialect_name == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
-    raise NotImplementedError(f"no INSERT ... ON CONFLICT DO NOTHING for {dialect_name}")
+        stmt = postgresql.insert(table).on_conflict_do_nothing()
+    elif dialect_name == "sqlite":
+        stmt = sqlite.insert(table).on_conflict_do_nothing()
+    else:
+        raise NotImplementedError(f"no INSERT ... ON CONFLICT DO NOTHING for {dialect_name}")
+    # SQLAlchemy keeps the rowcount of an INSERT only when asked.
+    return stmt.execution_options(preserve_rowcount=True)
+    return stmt.execution_options(preserve_rowcount=True)
 
 
 def _subtree_cte() -> sa.CTE:
@@ -122,13 +126,10 @@ delete_caregivers = sa.delete(caregivers).where(caregivers.c.subject_id == sa.bi
 insert_residences = sa.insert(residences)
 insert_caregivers = sa.insert(caregivers)
 
-_resident_ids = (
-    sa.select(residences.c.subject_id)
-    .where(
-        residences.c.org_unit_id.in_(sa.bindparam("units", expanding=True)),
-        residences.c.start <= sa.bindparam("on"),
-        sa.or_(residences.c.end.is_(None), residences.c.end > sa.bindparam("on")),
-    )
+_resident_ids = sa.select(residences.c.subject_id).where(
+    residences.c.org_unit_id.in_(sa.bindparam("units", expanding=True)),
+    residences.c.start <= sa.bindparam("on"),
+    sa.or_(residences.c.end.is_(None), residences.c.end > sa.bindparam("on")),
 )
 select_resident_subjects = (
     sa.select(subjects).where(subjects.c.id.in_(_resident_ids)).order_by(subjects.c.id)
@@ -207,7 +208,9 @@ select_lot = sa.select(lots).where(
 insert_audit = sa.insert(audit)
 select_audit = (
     sa.select(audit)
-    .where(audit.c.entity == sa.bindparam("entity"), audit.c.entity_id == sa.bindparam("entity_id"))
+    .where(
+        audit.c.entity == sa.bindparam("entity"), audit.c.entity_id == sa.bindparam("entity_id")
+    )
     .order_by(audit.c.seq)
 )
 select_loaded_batches = sa.select(load_batches.c.batch_no).where(

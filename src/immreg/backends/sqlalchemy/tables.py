@@ -55,9 +55,7 @@ def id_type(length: int = ID_LENGTH) -> sa.types.TypeEngine[str]:
     default BINARY collation agrees, and on PostgreSQL the ``"C"`` collation does, whatever
     the database's default collation (it is also the fastest to index).
     """
-    return sa.String(length).with_variant(
-        sa.String(length, collation="C"), "postgresql"
-    )
+    return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
 
 
 def json_type() -> sa.types.TypeEngine[Any]:

@@ -17,13 +17,13 @@ from typing import Any, NoReturn, Self
 import sqlalchemy as sa
 
 from immreg.backends.sqlalchemy import mapping, queries
+from immreg.backends.sqlalchemy.tables import doses as doses_table
 from immreg.backends.sqlalchemy.tables import (
     lots,
     org_units,
     products,
     subjects,
 )
-from immreg.backends.sqlalchemy.tables import doses as doses_table
 from immreg.errors import BackendError, ConflictError, ImmregError, NotFoundError, ScopeError
 from immreg.model import AdministeredDose, AuditEntry, Lot, OrgUnit, Subject, VaccineProduct
 
@@ -187,9 +187,7 @@ class SqlAlchemySubjectRepository:
         # The query matched on any residence; the port asks for the one that holds on
         # ``on`` (a subject cannot live in two places on one day, so this only trims).
         wanted = set(units)
-        return [
-            s for s in found if s.residence_on(on) in wanted and self._uow.admits(s)
-        ]
+        return [s for s in found if s.residence_on(on) in wanted and self._uow.admits(s)]
 
     def count(self) -> int:
         """How many subjects are stored within the scope."""
@@ -300,9 +298,7 @@ class SqlAlchemyDoseRepository:
             if include_voided
             else queries.select_unvoided_doses_for_subject
         )
-        return [
-            mapping.dose_from_row(r) for r in self._uow.run(stmt, {"subject_id": subject_id})
-        ]
+        return [mapping.dose_from_row(r) for r in self._uow.run(stmt, {"subject_id": subject_id})]
 
     def count(self) -> int:
         """How many dose records are stored within the scope, voided ones included."""
@@ -429,9 +425,9 @@ class SqlAlchemyLotRepository:
         Raises:
             ConflictError: The same (product, lot number) exists with other content.
         """
-        if self._uow.run(self._uow.insert_ignore(lots), mapping.lot_to_row(lot)).rowcount == 0:
-            if self.find(lot.product_code, lot.lot_number) != lot:
-                raise ConflictError(f"lot {lot.lot_number!r} of {lot.product_code!r} differs")
+        inserted = self._uow.run(self._uow.insert_ignore(lots), mapping.lot_to_row(lot)).rowcount
+        if inserted == 0 and self.find(lot.product_code, lot.lot_number) != lot:
+            raise ConflictError(f"lot {lot.lot_number!r} of {lot.product_code!r} differs")
 
     def find(self, product_code: str, lot_number: str) -> Lot | None:
         """Return the lot or ``None``."""
