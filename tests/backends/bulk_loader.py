@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _data import batch  # noqa: E402
+from _data import batch
 
-from immreg.backends import open_backend  # noqa: E402
+from immreg.backends import open_backend
 
 
 def main(argv: list[str]) -> None:
