@@ -102,9 +102,14 @@ def test_uncommitted_work_is_invisible_and_rolled_back(sql_backend: SqlAlchemyBa
         uow.doses.add(dose("d2", "s1"))
         with sql_backend.unit_of_work() as other:
             assert other.doses.find("d2") is None
-    with pytest.raises(RuntimeError), sql_backend.unit_of_work() as uow:
-        uow.doses.add(dose("d3", "s1"))
-        raise RuntimeError("boom")
+
+    def fail_midway() -> None:
+        with sql_backend.unit_of_work() as uow:
+            uow.doses.add(dose("d3", "s1"))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        fail_midway()
     with sql_backend.unit_of_work() as uow:
         assert uow.doses.find("d2") is None
         assert uow.doses.find("d3") is None

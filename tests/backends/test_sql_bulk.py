@@ -56,8 +56,8 @@ def test_a_failing_batch_leaves_nothing(backend: Backend) -> None:
     clash = BulkBatch("L", 0, [*good.subjects, subject("taken", "C1")], good.doses)
     with pytest.raises(ConflictError):
         backend.load_batch(clash)
-    orphan = BulkBatch("L", 0, good.subjects, [*good.doses, batch("X", 9, subjects=1,
-                                                                  doses_each=1).doses[0]])  # fmt: skip
+    stray = batch("X", 9, subjects=1, doses_each=1).doses[0]
+    orphan = BulkBatch("L", 0, good.subjects, [*good.doses, stray])
     with pytest.raises(NotFoundError):
         backend.load_batch(orphan)
     assert backend.loaded_batches("L") == set()
