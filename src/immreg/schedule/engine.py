@@ -348,6 +348,12 @@ def _evaluate_dose(
     # §6.3: inadvertent administration.
     if rec.vaccine in target.inadvertent_vaccines:
         return _Eval("not_valid", "inadvertent_vaccine", target.rule_id, num, inadvertent=True)
+    # Not in CDSi 4.6, which is silent on it: the same vaccine recorded twice on one day
+    # counts once, even where a schedule allows a zero-day interval. Two different
+    # products on one day may both count where the schedule says so (CDC case 2018-0009:
+    # ZVL and RZV on the same day, Zoster 3-dose series).
+    if any(r.date == rec.date and r.vaccine == rec.vaccine for r in run.satisfied_by.values()):
+        return _Eval("not_valid", "same_day_as_valid_dose", target.rule_id, num)
     # §6.4: age (table 6-15).
     age = _age_rule(target, rec.date)
     grace = False
