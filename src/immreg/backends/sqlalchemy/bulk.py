@@ -83,20 +83,28 @@ def _check_subjects(
 
 
 def copy_rows(
-    driver_connection: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    driver_connection: Any,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    into: str | None = None,
 ) -> None:
     """COPY rows into a PostgreSQL table in binary format through a psycopg connection.
 
     Args:
         driver_connection: A :class:`psycopg.Connection` (inside the caller's transaction).
-        table: One of the tables in :data:`COPY_TYPES`.
+        table: One of the tables in :data:`COPY_TYPES`, naming the column types.
         columns: The table's columns, in the order of the values in each row.
         rows: The rows.
+        into: The table to copy into, when it is not ``table`` (a table of the same
+            columns, e.g. a benchmark's baseline).
     """
     cols = ", ".join(f'"{c}"' for c in columns)
+    target = into if into is not None else table
     with (
         driver_connection.cursor() as cursor,
-        cursor.copy(f'COPY "{table}" ({cols}) FROM STDIN (FORMAT BINARY)') as copy,
+        cursor.copy(f'COPY "{target}" ({cols}) FROM STDIN (FORMAT BINARY)') as copy,
     ):
         copy.set_types(COPY_TYPES[table])
         for row in rows:
