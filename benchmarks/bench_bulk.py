@@ -24,7 +24,6 @@ from typing import Any
 
 from _util import record
 from bench_record import postgres_schema
-
 from immreg.backends import open_backend
 from immreg.backends.sqlalchemy import SqlAlchemyBackend
 from immreg.backends.sqlalchemy.bulk import copy_rows
@@ -100,7 +99,8 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
     with postgres_schema() as pg_url, tempfile.TemporaryDirectory() as tmp:
         pg = open_backend(pg_url)
         lite = open_backend(f"sqlite:///{Path(tmp) / 'bulk.db'}")
-        assert isinstance(pg, SqlAlchemyBackend) and isinstance(lite, SqlAlchemyBackend)
+        assert isinstance(pg, SqlAlchemyBackend)
+        assert isinstance(lite, SqlAlchemyBackend)
         with pg.engine.begin() as conn:
             conn.exec_driver_sql(RAW_TABLE)
         try:

@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import quote
 
 from _util import median, percentile, postgres_url, record
-
 from immreg.backends import open_backend
 from immreg.model import (
     AdministeredDose,
@@ -64,9 +63,8 @@ def _setup(backend: Backend) -> None:
     start = dt.date(2000, 1, 1)
     with backend.unit_of_work() as uow:
         uow.org_units.add(OrgUnit(id="VN", name="Việt Nam", level=OrgLevel.NATION))
-        uow.org_units.add(
-            OrgUnit(id="C1", name="Xã 1", level=OrgLevel.COMMUNE, parents=[ParentLink("VN", start)])
-        )
+        link = ParentLink("VN", start)
+        uow.org_units.add(OrgUnit(id="C1", name="Xã 1", level=OrgLevel.COMMUNE, parents=[link]))
         uow.catalogue.add_product(
             VaccineProduct(code="PENTA", name="DPT-VGB-Hib", antigens=("Diphtheria", "Tetanus"))
         )

@@ -40,6 +40,7 @@ def insert_ignore(table: sa.Table, dialect_name: str) -> Any:
     survives a :class:`~immreg.errors.ConflictError` from ``add``. The rowcount says
     whether the row went in.
     """
+    stmt: Any
     if dialect_name == "postgresql":
         stmt = postgresql.insert(table).on_conflict_do_nothing()
     elif dialect_name == "sqlite":
