@@ -54,33 +54,38 @@ def _make_converter() -> cattrs.Converter:
     return conv
 
 
+class _BadValue(ValueError):
+    """A value our own hooks rejected; its message is shown as is."""
+
+
 def _structure_duration(value: Any, _: type) -> Duration:
     if not isinstance(value, str):
-        raise TypeError("a duration must be a string such as '6 weeks - 4 days'")
-    return parse_duration(value)
+        raise _BadValue("a duration must be a string such as '6 weeks - 4 days'")
+    try:
+        return parse_duration(value)
+    except ValidationError as e:
+        raise _BadValue(e.message) from e
 
 
 def _structure_date(value: Any, _: type) -> dt.date:
-    if not isinstance(value, str):
-        raise TypeError("a date must be a string YYYY-MM-DD")
+    if not isinstance(value, str) or len(value) != 10:
+        raise _BadValue(f"{value!r} is not a date written YYYY-MM-DD")
     try:
         return dt.date.fromisoformat(value)
     except ValueError as e:
-        raise ValueError(f"{value!r} is not a date YYYY-MM-DD") from e
+        raise _BadValue(f"{value!r} is not a date written YYYY-MM-DD") from e
 
 
 _CONVERTER = _make_converter()
 
 
 def _format(exc: BaseException, type_: type | None) -> str:
-    if isinstance(exc, ValidationError):
-        return exc.message
+    if isinstance(exc, _BadValue):
+        return str(exc)
     if isinstance(exc, KeyError):
         return "required field missing"
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):
         return f"unknown field(s): {', '.join(sorted(exc.extra_fields))}"
-    if isinstance(exc, TypeError | ValueError) and str(exc) and type_ in (Duration, dt.date):
-        return str(exc)
     return format_exception(exc, type_)
 
 
