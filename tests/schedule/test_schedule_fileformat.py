@@ -120,3 +120,17 @@ def test_load_schedule_specs(cdsi_path: Path, tmp_path: Path) -> None:
         load_schedule(str(tmp_path / "missing.json"))
     with pytest.raises(NotFoundError):
         load_schedule(f"cdsi:{tmp_path}")
+
+
+def test_rules_without_ids_get_derived_ones() -> None:
+    data = _mini()
+    dose = data["antigens"][0]["series"][0]["doses"][1]  # type: ignore[index]
+    dose.pop("rule_id")
+    dose["ages"][0].pop("rule_id")
+    dose["intervals"][0].pop("rule_id")
+    schedule = load(json.dumps(data))
+    loaded = schedule.antigens[0].series[0].doses[1]
+    assert loaded.rule_id == "HepB/birth+3/dose 2"
+    assert loaded.ages[0].rule_id == "HepB/birth+3/dose 2/age"
+    assert loaded.intervals[0].rule_id == "HepB/birth+3/dose 2/interval 1"
+    assert load(dump(schedule)) == schedule

@@ -20,6 +20,10 @@ at their default value may be left out (and are left out by :func:`dump`). Unkno
 are errors, so a misspelt field never passes silently. ``docs/schedule.md`` lists every
 field.
 
+Rule ids: every rule object has a ``rule_id`` that results quote. A rule written without
+one gets one derived from where it sits (``"HepB/HepB birth+3/dose 2/interval 1"``), so
+that ids stay stable as long as the file's structure does.
+
 Sources: every rule object (series, series dose, age, interval, vaccine, skip,
 immunity, contraindication, conflict) has a ``source`` citation. A rule without its own
 ``source`` cites the schedule's top-level ``source``; a file with neither is rejected.
@@ -37,7 +41,7 @@ from cattrs.v import format_exception, transform_error
 
 from immreg.errors import FieldError, ValidationError
 from immreg.schedule.dates import Duration, parse_duration
-from immreg.schedule.rules import Schedule
+from immreg.schedule.rules import Antigen, Schedule, SeriesDose
 
 __all__ = ["FORMAT", "VERSION", "dump", "dumps_dict", "load", "loads_dict"]
 
@@ -121,7 +125,7 @@ def loads_dict(data: Any) -> Schedule:
             errors.append(FieldError(_path(where), text or message))
         raise ValidationError(errors=errors) from e
     _check_sources(schedule)
-    return schedule
+    return _with_rule_ids(schedule)
 
 
 def _check_sources(schedule: Schedule) -> None:
@@ -145,6 +149,73 @@ def _check_sources(schedule: Schedule) -> None:
     walk(schedule, "")
     if missing:
         raise ValidationError(errors=missing)
+
+
+def _with_rule_ids(schedule: Schedule) -> Schedule:
+    """Give every rule without a ``rule_id`` one derived from where it sits."""
+
+    def dose_ids(d: SeriesDose, series_id: str) -> SeriesDose:
+        rid = d.rule_id or f"{series_id}/dose {d.number}"
+        return attrs.evolve(
+            d,
+            rule_id=rid,
+            ages=tuple(attrs.evolve(a, rule_id=a.rule_id or f"{rid}/age") for a in d.ages),
+            intervals=tuple(
+                attrs.evolve(iv, rule_id=iv.rule_id or f"{rid}/interval {k + 1}")
+                for k, iv in enumerate(d.intervals)
+            ),
+            allowable_intervals=tuple(
+                attrs.evolve(iv, rule_id=iv.rule_id or f"{rid}/allowable interval {k + 1}")
+                for k, iv in enumerate(d.allowable_intervals)
+            ),
+            preferable_vaccines=tuple(
+                attrs.evolve(v, rule_id=v.rule_id or f"{rid}/preferable vaccine {v.vaccine}")
+                for v in d.preferable_vaccines
+            ),
+            allowable_vaccines=tuple(
+                attrs.evolve(v, rule_id=v.rule_id or f"{rid}/allowable vaccine {v.vaccine}")
+                for v in d.allowable_vaccines
+            ),
+            skips=tuple(
+                attrs.evolve(sk, rule_id=sk.rule_id or f"{rid}/skip {k + 1}")
+                for k, sk in enumerate(d.skips)
+            ),
+        )
+
+    def antigen_ids(a: Antigen) -> Antigen:
+        series = []
+        for sr in a.series:
+            sid = sr.rule_id or f"{a.name}/{sr.name}"
+            series.append(
+                attrs.evolve(sr, rule_id=sid, doses=tuple(dose_ids(d, sid) for d in sr.doses))
+            )
+        immunity = a.immunity
+        if immunity is not None and not immunity.rule_id:
+            immunity = attrs.evolve(immunity, rule_id=f"{a.name}/immunity")
+        return attrs.evolve(
+            a,
+            series=tuple(series),
+            immunity=immunity,
+            contraindications=tuple(
+                attrs.evolve(c, rule_id=c.rule_id or f"{a.name}/contraindication {c.observation}")
+                for c in a.contraindications
+            ),
+            vaccine_contraindications=tuple(
+                attrs.evolve(
+                    c, rule_id=c.rule_id or f"{a.name}/vaccine contraindication {c.observation}"
+                )
+                for c in a.vaccine_contraindications
+            ),
+        )
+
+    return attrs.evolve(
+        schedule,
+        antigens=tuple(antigen_ids(a) for a in schedule.antigens),
+        conflicts=tuple(
+            attrs.evolve(c, rule_id=c.rule_id or f"live virus conflict {c.previous}->{c.current}")
+            for c in schedule.conflicts
+        ),
+    )
 
 
 def dumps_dict(schedule: Schedule) -> dict[str, Any]:
