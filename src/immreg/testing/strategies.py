@@ -482,7 +482,9 @@ def org_units(
         end = (
             bounds[i + 1]
             if i + 1 < len(bounds)
-            else draw(st.none() | dates(start + dt.timedelta(days=1), _MAX_DATE))
+            else draw(
+                st.none() | dates(start + dt.timedelta(days=1), _MAX_DATE + dt.timedelta(365))
+            )
         )
         parent = draw(parent_ids if parent_ids is not None else identifiers())
         links.append(ParentLink(None if parent == unit_id else parent, start, end))
