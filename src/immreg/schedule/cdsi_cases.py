@@ -54,6 +54,9 @@ class CaseResult:
         evaluation_ok: Whether every dose status matched.
         forecast_ok: Whether the forecast matched.
         differences: What differed, one line each (``field: expected != got``).
+        reasons_checked: Doses whose expected evaluation reason was compared.
+        reason_mismatches: Doses whose reason differed (informational: reasons are not
+            part of the pass criterion).
     """
 
     id: str
@@ -61,6 +64,8 @@ class CaseResult:
     evaluation_ok: bool
     forecast_ok: bool
     differences: tuple[str, ...] = ()
+    reasons_checked: int = 0
+    reason_mismatches: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -137,6 +142,8 @@ def run_case(schedule: Schedule, case: dict[str, Any]) -> CaseResult:
     diffs: list[str] = []
     result = assess(schedule, patient, as_of=as_of)
     eval_ok = True
+    reasons = 0
+    reason_diffs: list[str] = []
     for d in case["doses"]:
         expected = _STATUS.get(d["evaluation_status"] or "", d["evaluation_status"])
         got = result.group_status(str(d["seq"]), group)
@@ -145,6 +152,13 @@ def run_case(schedule: Schedule, case: dict[str, Any]) -> CaseResult:
             groups = {e.vaccine_group for e in result.evaluations if e.dose_id == str(d["seq"])}
             got = next((result.group_status(str(d["seq"]), g) for g in sorted(groups)), None)
         got_status = got.status if got else None
+        if got is not None and expected == got_status:
+            reasons += 1
+            want_reason = d.get("evaluation_reason_code")
+            # "Grace period" is a valid dose's remark, not a reason CDC states.
+            got_reason = None if got.reason == "grace_period" else got.reason
+            if want_reason != got_reason:
+                reason_diffs.append(f"dose {d['seq']}: reason {want_reason} != {got_reason}")
         if expected != got_status:
             eval_ok = False
             diffs.append(
@@ -173,7 +187,9 @@ def run_case(schedule: Schedule, case: dict[str, Any]) -> CaseResult:
             diffs.append(f"{name}: {want} != {got_value}")
     if not fc_ok and fc is not None:
         diffs.append(f"  forecast reason {fc.reason} by {fc.rule_id}")
-    return CaseResult(case["id"], group, eval_ok, fc_ok, tuple(diffs))
+    return CaseResult(
+        case["id"], group, eval_ok, fc_ok, tuple(diffs), reasons, tuple(reason_diffs)
+    )
 
 
 def run_cases(schedule: Schedule, cases: Sequence[dict[str, Any]]) -> Report:
@@ -232,7 +248,13 @@ def format_report(report: Report, *, failures: bool = True) -> str:
             f"{g.vaccine_group:<16} {g.cases:>5} {pct(g.evaluation)} {pct(g.forecast):>9}"
             f" {pct(g.both)}"
         )
+    checked = sum(r.reasons_checked for r in report.results)
+    differ = [(r.id, m) for r in report.results for m in r.reason_mismatches]
+    lines.append(
+        f"evaluation reasons agree for {checked - len(differ)} of {checked} doses (informational)"
+    )
     if failures:
+        lines.extend(f"REASON {cid}: {m}" for cid, m in differ)
         for r in report.failures():
             lines.append(f"FAIL {r.id} [{r.vaccine_group}]")
             lines.extend(f"    {d}" for d in r.differences)
