@@ -21,7 +21,6 @@ import sqlalchemy as sa
 
 from immreg.backends.sqlalchemy import mapping, queries
 from immreg.backends.sqlalchemy.tables import (
-    caregivers,
     doses,
     load_batches,
     residences,
@@ -36,9 +35,10 @@ __all__ = ["COPY_TYPES", "copy_rows", "load_batch"]
 
 #: PostgreSQL type names of each copied table's columns, in column order, for binary COPY.
 COPY_TYPES: dict[str, list[str]] = {
-    "subjects": ["varchar", "varchar", "varchar", "date", "varchar", "varchar", "varchar", "date"],
+    "subjects": [
+        "varchar", "varchar", "varchar", "date", "varchar", "varchar", "varchar", "date", "jsonb",
+    ],
     "residences": ["varchar", "int4", "varchar", "date", "date"],
-    "caregivers": ["varchar", "int4", "varchar", "varchar", "varchar", "bool"],
     "doses": [
         "varchar", "varchar", "varchar", "date", "varchar", "varchar", "varchar", "varchar",
         "int4", "bool", "varchar",
@@ -55,14 +55,6 @@ def _residence_tuples(batch_subjects: Sequence[Subject]) -> list[tuple[Any, ...]
         (s.id, i, r.org_unit_id, r.start, r.end)
         for s in batch_subjects
         for i, r in enumerate(s.residences)
-    ]
-
-
-def _caregiver_tuples(batch_subjects: Sequence[Subject]) -> list[tuple[Any, ...]]:
-    return [
-        (s.id, i, c.name, c.relationship, c.phone, c.sms_opt_out)
-        for s in batch_subjects
-        for i, c in enumerate(s.caregivers)
     ]
 
 
@@ -119,7 +111,6 @@ def _write_postgresql(
         copy_rows(driver, "subjects", subjects.c.keys(),
                   map(mapping.subject_tuple, batch_subjects))  # fmt: skip
         copy_rows(driver, "residences", residences.c.keys(), _residence_tuples(batch_subjects))
-        copy_rows(driver, "caregivers", caregivers.c.keys(), _caregiver_tuples(batch_subjects))
     if batch_doses:
         copy_rows(driver, "doses", doses.c.keys(), map(mapping.dose_tuple, batch_doses))
 
@@ -132,9 +123,6 @@ def _write_executemany(
         res = [r for s in batch_subjects for r in mapping.residence_rows(s)]
         if res:
             conn.execute(sa.insert(residences), res)
-        care = [r for s in batch_subjects for r in mapping.caregiver_rows(s)]
-        if care:
-            conn.execute(sa.insert(caregivers), care)
     if batch_doses:
         conn.execute(sa.insert(doses), [mapping.dose_to_row(d) for d in batch_doses])
 

@@ -33,7 +33,6 @@ from immreg.model import (
 __all__ = [
     "audit_from_row",
     "audit_to_row",
-    "caregiver_rows",
     "dose_from_row",
     "dose_to_row",
     "dose_tuple",
@@ -55,8 +54,20 @@ Row = sa.Row[Any]
 # --- subjects ---------------------------------------------------------------------------
 
 
+def _caregivers_json(subject: Subject) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": c.name,
+            "relationship": c.relationship,
+            "phone": c.phone,
+            "sms_opt_out": c.sms_opt_out,
+        }
+        for c in subject.caregivers
+    ]
+
+
 def subject_to_row(subject: Subject) -> dict[str, Any]:
-    """The ``subjects`` row of a subject (without residences and caregivers)."""
+    """The ``subjects`` row of a subject (without its residences)."""
     return {
         "id": subject.id,
         "family_name": subject.family_name,
@@ -66,6 +77,7 @@ def subject_to_row(subject: Subject) -> dict[str, Any]:
         "national_code": subject.national_code,
         "mother_id": subject.mother_id,
         "deceased_on": subject.deceased_on,
+        "caregivers": _caregivers_json(subject),
     }
 
 
@@ -80,6 +92,7 @@ def subject_tuple(subject: Subject) -> tuple[Any, ...]:
         subject.national_code,
         subject.mother_id,
         subject.deceased_on,
+        _caregivers_json(subject),
     )
 
 
@@ -97,25 +110,8 @@ def residence_rows(subject: Subject) -> list[dict[str, Any]]:
     ]
 
 
-def caregiver_rows(subject: Subject) -> list[dict[str, Any]]:
-    """The ``caregivers`` rows of a subject, in the subject's order."""
-    return [
-        {
-            "subject_id": subject.id,
-            "seq": i,
-            "name": c.name,
-            "relationship": c.relationship,
-            "phone": c.phone,
-            "sms_opt_out": c.sms_opt_out,
-        }
-        for i, c in enumerate(subject.caregivers)
-    ]
-
-
-def subject_from_rows(
-    row: Row, residence_rows: Iterable[Row], caregiver_rows: Iterable[Row]
-) -> Subject:
-    """Rebuild a subject from its row and its child rows (each ordered by ``seq``)."""
+def subject_from_rows(row: Row, residence_rows: Iterable[Row]) -> Subject:
+    """Rebuild a subject from its row and its residence rows (ordered by ``seq``)."""
     return Subject(
         id=row.id,
         family_name=row.family_name,
@@ -127,12 +123,12 @@ def subject_from_rows(
         deceased_on=row.deceased_on,
         caregivers=tuple(
             Caregiver(
-                name=c.name,
-                relationship=c.relationship,
-                phone=c.phone,
-                sms_opt_out=bool(c.sms_opt_out),
+                name=c["name"],
+                relationship=c["relationship"],
+                phone=c["phone"],
+                sms_opt_out=c["sms_opt_out"],
             )
-            for c in caregiver_rows
+            for c in row.caregivers
         ),
         residences=tuple(
             Residence(org_unit_id=r.org_unit_id, start=r.start, end=r.end) for r in residence_rows

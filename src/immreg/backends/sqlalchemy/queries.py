@@ -14,7 +14,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from immreg.backends.sqlalchemy.tables import (
     audit,
-    caregivers,
     doses,
     load_batches,
     lots,
@@ -91,11 +90,6 @@ select_residences = (
     .where(residences.c.subject_id == sa.bindparam("id"))
     .order_by(residences.c.seq)
 )
-select_caregivers = (
-    sa.select(caregivers)
-    .where(caregivers.c.subject_id == sa.bindparam("id"))
-    .order_by(caregivers.c.seq)
-)
 select_subject_id_by_code = sa.select(subjects.c.id).where(
     subjects.c.national_code == sa.bindparam("code")
 )
@@ -123,9 +117,7 @@ update_subject = (
     )
 )
 delete_residences = sa.delete(residences).where(residences.c.subject_id == sa.bindparam("id"))
-delete_caregivers = sa.delete(caregivers).where(caregivers.c.subject_id == sa.bindparam("id"))
 insert_residences = sa.insert(residences)
-insert_caregivers = sa.insert(caregivers)
 
 _resident_ids = sa.select(residences.c.subject_id).where(
     residences.c.org_unit_id.in_(sa.bindparam("units", expanding=True)),
@@ -139,11 +131,6 @@ select_resident_residences = (
     sa.select(residences)
     .where(residences.c.subject_id.in_(_resident_ids))
     .order_by(residences.c.subject_id, residences.c.seq)
-)
-select_resident_caregivers = (
-    sa.select(caregivers)
-    .where(caregivers.c.subject_id.in_(_resident_ids))
-    .order_by(caregivers.c.subject_id, caregivers.c.seq)
 )
 count_subjects = sa.select(sa.func.count()).select_from(subjects)
 count_subjects_in_scope = (

@@ -5,7 +5,7 @@ instrumentation do not mix, and the bulk path bypasses the ORM anyway); :mod:`.m
 converts rows to domain values and back.
 
 Distribution (Citus): every subject-owned table (``subjects``, ``residences``,
-``caregivers``, ``doses``) carries ``subject_id`` so it can be distributed and co-located on
+``doses``) carries ``subject_id`` so it can be distributed and co-located on
 it; ``products``, ``org_units``, ``org_unit_parents`` and ``lots`` are small reference
 tables. No foreign key crosses from a subject-owned table to another shard.
 
@@ -27,7 +27,6 @@ __all__ = [
     "NAME_LENGTH",
     "UtcDateTime",
     "audit",
-    "caregivers",
     "doses",
     "id_type",
     "load_batches",
@@ -101,23 +100,28 @@ subjects = sa.Table(
     sa.Column("national_code", id_type(), nullable=True),
     sa.Column("mother_id", id_type(), nullable=True),
     sa.Column("deceased_on", sa.Date, nullable=True),
+    # Caregivers are JSON: they are only ever read and written with their subject, so a
+    # child table would cost a query per read and a COPY per bulk batch for nothing. (On
+    # PostgreSQL a GIN index on this column can serve a look-up by phone if one is needed.)
+    sa.Column("caregivers", json_type(), nullable=False),
     # A unique national code is a registry rule. Under Citus this index must move to a
     # lookup table distributed by the code (docs/backends-sql.md says how).
     sa.Index("ix_subjects_national_code", "national_code", unique=True),
 )
 
-# Residences and caregivers are child tables rather than JSON in ``subjects``: residences
-# must be searchable by org unit and date (due lists, scoping), and caregivers by phone
-# (finding a child from the mother's number); both are co-located with their subject.
+# Subject-owned tables have no database foreign key to subjects: the per-row referential
+# check halved the bulk load rate on PostgreSQL (1M doses by COPY: 9.7 s with it, 4.6 s
+# without; residences: 3x slower). Every write path checks the subject instead: residences
+# are written only by the subject's own add/update, DoseRepository.add looks the subject up
+# (it must anyway, to apply the scope and raise NotFoundError) and load_batch checks the
+# batch's subject ids set-wise. Doses are never deleted, and subjects have no delete.
+#
+# Residences are a child table rather than JSON in ``subjects`` because they are searched
+# on their own, by org unit and date (due lists, scoping).
 residences = sa.Table(
     "residences",
     metadata,
-    sa.Column(
-        "subject_id",
-        id_type(),
-        sa.ForeignKey("subjects.id", name="fk_residences_subject", ondelete="CASCADE"),
-        primary_key=True,
-    ),
+    sa.Column("subject_id", id_type(), primary_key=True),
     sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("org_unit_id", id_type(), nullable=False),
     sa.Column("start", sa.Date, nullable=False),
@@ -125,28 +129,6 @@ residences = sa.Table(
     sa.Index("ix_residences_org_unit", "org_unit_id", "start"),
 )
 
-caregivers = sa.Table(
-    "caregivers",
-    metadata,
-    sa.Column(
-        "subject_id",
-        id_type(),
-        sa.ForeignKey("subjects.id", name="fk_caregivers_subject", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("name", sa.String(NAME_LENGTH), nullable=False),
-    sa.Column("relationship", sa.String(NAME_LENGTH), nullable=False),
-    sa.Column("phone", sa.String(20), nullable=True),
-    sa.Column("sms_opt_out", sa.Boolean, nullable=False),
-    sa.Index("ix_caregivers_phone", "phone"),
-)
-
-# No database foreign key from doses to subjects: the per-row referential check halved the
-# bulk load rate on PostgreSQL (1M doses by COPY: 9.7 s with it, 4.6 s without). Every
-# write path checks the subject instead: DoseRepository.add looks it up (it must anyway, to
-# apply the scope and raise NotFoundError) and load_batch checks the batch's subject ids
-# set-wise. Doses are never deleted, and subjects have no delete in the ports.
 doses = sa.Table(
     "doses",
     metadata,

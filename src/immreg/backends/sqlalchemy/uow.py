@@ -80,15 +80,11 @@ class SqlAlchemySubjectRepository:
         if row is None:
             return None
         res = run(queries.select_residences, {"id": subject_id}).all()
-        care = run(queries.select_caregivers, {"id": subject_id}).all()
-        return mapping.subject_from_rows(row, res, care)
+        return mapping.subject_from_rows(row, res)
 
-    def _insert_children(self, subject: Subject) -> None:
-        run = self._uow.run
+    def _insert_residences(self, subject: Subject) -> None:
         if subject.residences:
-            run(queries.insert_residences, mapping.residence_rows(subject))
-        if subject.caregivers:
-            run(queries.insert_caregivers, mapping.caregiver_rows(subject))
+            self._uow.run(queries.insert_residences, mapping.residence_rows(subject))
 
     def add(self, subject: Subject) -> None:
         """Store a new subject.
@@ -103,7 +99,7 @@ class SqlAlchemySubjectRepository:
             if self._uow.run(queries.select_subject, {"id": subject.id}).first() is not None:
                 raise ConflictError(f"subject {subject.id!r} exists already")
             raise ConflictError(f"national code {subject.national_code!r} is already in use")
-        self._insert_children(subject)
+        self._insert_residences(subject)
 
     def find(self, subject_id: str) -> Subject | None:
         """Return the subject or ``None``.
@@ -157,8 +153,7 @@ class SqlAlchemySubjectRepository:
         row["b_id"] = row.pop("id")
         run(queries.update_subject, row)
         run(queries.delete_residences, {"id": subject.id})
-        run(queries.delete_caregivers, {"id": subject.id})
-        self._insert_children(subject)
+        self._insert_residences(subject)
 
     def list_resident(self, org_unit_ids: Sequence[str], *, on: dt.date) -> list[Subject]:
         """Subjects resident on ``on`` in one of ``org_unit_ids``, ordered by id.
@@ -177,13 +172,7 @@ class SqlAlchemySubjectRepository:
                 run(queries.select_resident_residences, params), lambda r: r.subject_id
             )
         }
-        care = {
-            k: list(g)
-            for k, g in itertools.groupby(
-                run(queries.select_resident_caregivers, params), lambda r: r.subject_id
-            )
-        }
-        found = [mapping.subject_from_rows(r, res.get(r.id, ()), care.get(r.id, ())) for r in rows]
+        found = [mapping.subject_from_rows(r, res.get(r.id, ())) for r in rows]
         # The query matched on any residence; the port asks for the one that holds on
         # ``on`` (a subject cannot live in two places on one day, so this only trims).
         wanted = set(units)

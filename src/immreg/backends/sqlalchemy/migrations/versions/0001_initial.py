@@ -42,37 +42,18 @@ def upgrade() -> None:
         sa.Column("national_code", _id(), nullable=True),
         sa.Column("mother_id", _id(), nullable=True),
         sa.Column("deceased_on", sa.Date, nullable=True),
+        sa.Column("caregivers", _json(), nullable=False),
     )
     op.create_index("ix_subjects_national_code", "subjects", ["national_code"], unique=True)
     op.create_table(
         "residences",
-        sa.Column(
-            "subject_id",
-            _id(),
-            sa.ForeignKey("subjects.id", name="fk_residences_subject", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        sa.Column("subject_id", _id(), primary_key=True),
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("org_unit_id", _id(), nullable=False),
         sa.Column("start", sa.Date, nullable=False),
         sa.Column("end", sa.Date, nullable=True),
     )
     op.create_index("ix_residences_org_unit", "residences", ["org_unit_id", "start"])
-    op.create_table(
-        "caregivers",
-        sa.Column(
-            "subject_id",
-            _id(),
-            sa.ForeignKey("subjects.id", name="fk_caregivers_subject", ondelete="CASCADE"),
-            primary_key=True,
-        ),
-        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("name", sa.String(100), nullable=False),
-        sa.Column("relationship", sa.String(100), nullable=False),
-        sa.Column("phone", sa.String(20), nullable=True),
-        sa.Column("sms_opt_out", sa.Boolean, nullable=False),
-    )
-    op.create_index("ix_caregivers_phone", "caregivers", ["phone"])
     op.create_table(
         "doses",
         sa.Column("id", _id(), primary_key=True),
@@ -154,6 +135,6 @@ def downgrade() -> None:
     """Drop every table."""
     for table in (
         "load_batches", "audit", "lots", "org_unit_parents", "org_units", "products",
-        "doses", "caregivers", "residences", "subjects",
+        "doses", "residences", "subjects",
     ):  # fmt: skip
         op.drop_table(table)
