@@ -104,6 +104,17 @@ class _SeriesRun:
 class _Context:
     """Per-patient, per-antigen working state."""
 
+    def age(self, duration: Duration | None, default: dt.date) -> dt.date:
+        """The date the patient reaches an age (``default`` when the age is unset)."""
+        if duration is None:
+            return default
+        # Keyed by the duration object: the schedule's durations live as long as it does.
+        key = id(duration)
+        found = self.ages.get(key)
+        if found is None:
+            found = self.ages[key] = add(self.dob, duration)
+        return found
+
     def __init__(
         self,
         schedule: Schedule,
@@ -111,6 +122,7 @@ class _Context:
         as_of: dt.date,
         antigen: Antigen,
         recs: list[_Rec],
+        ages: dict[int, dt.date],
     ) -> None:
         self.schedule = schedule
         self.patient = patient
@@ -123,6 +135,10 @@ class _Context:
         self.busy: set[str] = set()
         self.immune: str | None = None  # "" once checked and not immune
         self.contraindicated = ""
+        self.ages = ages
+        self.doses_by_vaccine: dict[str, list[Dose]] = {}
+        for d in patient.doses:
+            self.doses_by_vaccine.setdefault(d.vaccine, []).append(d)
         # Observations active on the assessment date (dated on or before it, or undated).
         self.active = frozenset(
             o.code for o in patient.observations if o.date is None or o.date <= as_of
@@ -182,18 +198,14 @@ def _relevant(ctx: _Context, series: Series) -> bool:
     for ind in series.indications:
         if not _has_observation(ctx, ind.observation, ctx.as_of):
             continue
-        if (
-            _at(ctx.dob, ind.begin_age, _MIN_DATE)
-            <= ctx.as_of
-            < _at(ctx.dob, ind.end_age, _MAX_DATE)
-        ):
+        if ctx.age(ind.begin_age, _MIN_DATE) <= ctx.as_of < ctx.age(ind.end_age, _MAX_DATE):
             return True
     return False
 
 
 def _startable(ctx: _Context, run: _SeriesRun) -> bool:
     start = run.series.min_age_to_start
-    return start is None or run.valid_count > 0 or ctx.as_of >= add(ctx.dob, start)
+    return start is None or run.valid_count > 0 or ctx.as_of >= ctx.age(start, _MIN_DATE)
 
 
 def _has_observation(ctx: _Context, code: str, on: dt.date) -> bool:
@@ -267,10 +279,9 @@ def _condition_met(
     ref: dt.date,
     prior: Sequence[_Rec],
 ) -> bool:
-    dob = ctx.dob
     if cond.kind == "age":
         # Table 6-6: begin age date <= reference date < end age date.
-        return _at(dob, cond.begin_age, _MIN_DATE) <= ref < _at(dob, cond.end_age, _MAX_DATE)
+        return ctx.age(cond.begin_age, _MIN_DATE) <= ref < ctx.age(cond.end_age, _MAX_DATE)
     if cond.kind == "interval":
         # Table 6-8 with CALCDTSKIP-5: interval from the immediately previous dose.
         if not prior or cond.interval is None:
@@ -279,8 +290,8 @@ def _condition_met(
     if cond.kind == "completed_series":
         return any(_group_complete(ctx, g) for g in cond.series_groups)
     # CONDSKIP-1: count doses of the listed vaccine types within the age and date windows.
-    begin = _at(dob, cond.begin_age, _MIN_DATE)
-    end = _at(dob, cond.end_age, _MAX_DATE)
+    begin = ctx.age(cond.begin_age, _MIN_DATE)
+    end = ctx.age(cond.end_age, _MAX_DATE)
     start = cond.start_date or _MIN_DATE
     stop = cond.end_date or _MAX_DATE
     wanted = set(cond.vaccines)
@@ -328,10 +339,8 @@ def _skip_applies(
     return None
 
 
-def _vaccine_ok(rule: VaccineRule, dob: dt.date, rec: _Rec, *, preferable: bool) -> bool:
-    if rule.vaccine != rec.vaccine:
-        return False
-    if not _at(dob, rule.begin_age, _MIN_DATE) <= rec.date < _at(dob, rule.end_age, _MAX_DATE):
+def _vaccine_ok(ctx: _Context, rule: VaccineRule, rec: _Rec, *, preferable: bool) -> bool:
+    if not ctx.age(rule.begin_age, _MIN_DATE) <= rec.date < ctx.age(rule.end_age, _MAX_DATE):
         return False
     # CDSi 4.6 §6.8: a preferable vaccine may name a manufacturer; a known, different MVX
     # makes it not preferable (an unknown MVX is given the benefit of the doubt).
@@ -341,7 +350,6 @@ def _vaccine_ok(rule: VaccineRule, dob: dt.date, rec: _Rec, *, preferable: bool)
 def _evaluate_dose(
     ctx: _Context, run: _SeriesRun, rec: _Rec, target: SeriesDose, num: int
 ) -> _Eval:
-    dob = ctx.dob
     # §6.1: a dose condition (expired, recalled...) makes the dose sub-standard.
     if rec.dose.condition:
         return _Eval("sub_standard", "dose_condition", target.rule_id, num)
@@ -358,11 +366,11 @@ def _evaluate_dose(
     age = _age_rule(target, rec.date)
     grace = False
     if age is not None:
-        if rec.date < _at(dob, age.abs_min, _MIN_DATE):
+        if rec.date < ctx.age(age.abs_min, _MIN_DATE):
             return _Eval("not_valid", "age_too_young", age.rule_id, num)
-        if rec.date >= _at(dob, age.max, _MAX_DATE):
+        if rec.date >= ctx.age(age.max, _MAX_DATE):
             return _Eval("extraneous", "age_too_old", age.rule_id, num)
-        if rec.date < _at(dob, age.min, _MIN_DATE):
+        if rec.date < ctx.age(age.min, _MIN_DATE):
             grace = True
     # §6.5 and §6.6: all preferable intervals, else all allowable intervals.
     failed: Interval | None = None
@@ -395,23 +403,25 @@ def _evaluate_dose(
     if conflict is not None:
         return _Eval("not_valid", "live_virus_conflict", conflict, num)
     # §6.8 and §6.9: preferable, else allowable vaccine.
-    for rule in target.preferable_vaccines:
-        if _vaccine_ok(rule, dob, rec, preferable=True):
+    preferable, allowable = ctx.index.vaccine_rules[id(target)]
+    for rule in preferable.get(rec.vaccine, ()):
+        if _vaccine_ok(ctx, rule, rec, preferable=True):
             return _Eval("valid", "grace_period" if grace else None, target.rule_id, num)
-    for rule in target.allowable_vaccines:
-        if _vaccine_ok(rule, dob, rec, preferable=False):
+    for rule in allowable.get(rec.vaccine, ()):
+        if _vaccine_ok(ctx, rule, rec, preferable=False):
             return _Eval("valid", "grace_period" if grace else None, target.rule_id, num)
     return _Eval("not_valid", "not_preferable_or_allowable_vaccine", target.rule_id, num)
 
 
 def _conflict(ctx: _Context, run: _SeriesRun, rec: _Rec) -> str | None:
-    conflicts = ctx.schedule.index().conflicts.get(rec.vaccine)
+    conflicts = ctx.index.conflicts.get(rec.vaccine)
     if not conflicts:
         return None
     mine = run.recs
+    by_vaccine = ctx.doses_by_vaccine
     for c in conflicts:
-        for d in ctx.patient.doses:
-            if d is rec.dose or d.vaccine != c.previous or d.date > rec.date:
+        for d in by_vaccine.get(c.previous, ()):
+            if d is rec.dose or d.date > rec.date:
                 continue
             # CALCDTCONFLICT-2: a valid (or unevaluated) earlier dose ends the conflict at
             # the minimum end; a not-valid one at the full end.
@@ -431,8 +441,10 @@ def _evaluate_series(ctx: _Context, run: _SeriesRun) -> None:
     done: list[_Rec] = []
     for rec in ctx.recs:
         while t < len(run.targets):
-            skip = _skip_applies(ctx, run, run.targets[t], "evaluation", rec.date, done)
-            if skip is None:
+            target = run.targets[t]
+            if not target.skips or not _skip_applies(
+                ctx, run, target, "evaluation", rec.date, done
+            ):
                 break
             run.state[t] = "skipped"
             t += 1
@@ -480,7 +492,7 @@ def _contraindicated(ctx: _Context) -> str | None:
     for ci in ctx.antigen.contraindications:
         if _has_observation(ctx, ci.observation, ctx.as_of) and _at(
             ctx.dob, ci.begin_age, _MIN_DATE
-        ) <= ctx.as_of < _at(ctx.dob, ci.end_age, _MAX_DATE):
+        ) <= ctx.as_of < ctx.age(ci.end_age, _MAX_DATE):
             return ci.rule_id
     return None
 
@@ -490,7 +502,7 @@ def _contraindicated_vaccines(ctx: _Context) -> set[str]:
     for ci in ctx.antigen.vaccine_contraindications:
         if _has_observation(ctx, ci.observation, ctx.as_of) and _at(
             ctx.dob, ci.begin_age, _MIN_DATE
-        ) <= ctx.as_of < _at(ctx.dob, ci.end_age, _MAX_DATE):
+        ) <= ctx.as_of < ctx.age(ci.end_age, _MAX_DATE):
             out.update(ci.vaccines)
     return out
 
@@ -520,8 +532,10 @@ def _forecast_series(ctx: _Context, run: _SeriesRun) -> None:
     while True:
         # §7.1 (reference: assessment date) and §7.6 (reference: the earliest date).
         while t < len(run.targets):
-            skip = _skip_applies(ctx, run, run.targets[t], "forecast", reference, ctx.recs)
-            if skip is None:
+            target = run.targets[t]
+            if not target.skips or not _skip_applies(
+                ctx, run, target, "forecast", reference, ctx.recs
+            ):
                 break
             run.state[t] = "skipped"
             t += 1
@@ -535,8 +549,12 @@ def _forecast_series(ctx: _Context, run: _SeriesRun) -> None:
         if run.status != "not_complete" or run.earliest is None:
             return
         # §7.6: the forecast must still hold on its own earliest date.
-        skip = _skip_applies(ctx, run, run.targets[t], "forecast", run.earliest, ctx.recs)
-        if skip is None or reference == run.earliest:
+        target = run.targets[t]
+        if (
+            not target.skips
+            or reference == run.earliest
+            or not _skip_applies(ctx, run, target, "forecast", run.earliest, ctx.recs)
+        ):
             return
         reference = run.earliest
         # Re-run from the same target with the new reference date.
@@ -559,10 +577,10 @@ def _forecast_dates(ctx: _Context, run: _SeriesRun, t: int) -> None:
     candidates: list[tuple[dt.date, str, str]] = []
     min_age = max_age = rec_age = late_age = None
     if age is not None:
-        min_age = None if age.min is None else add(dob, age.min)
-        max_age = None if age.max is None else add(dob, age.max)
-        rec_age = None if age.earliest_rec is None else add(dob, age.earliest_rec)
-        late_age = None if age.latest_rec is None else add(dob, age.latest_rec)
+        min_age = None if age.min is None else ctx.age(age.min, dob)
+        max_age = None if age.max is None else ctx.age(age.max, dob)
+        rec_age = None if age.earliest_rec is None else ctx.age(age.earliest_rec, dob)
+        late_age = None if age.latest_rec is None else ctx.age(age.latest_rec, dob)
         if min_age is not None:
             candidates.append((min_age, "min_age", age.rule_id))
     rec_ints: list[dt.date] = []
@@ -641,9 +659,7 @@ def _forecast_dates(ctx: _Context, run: _SeriesRun, t: int) -> None:
             for v in target.preferable_vaccines
             if v.forecast
             and v.vaccine not in excluded
-            and _at(dob, v.begin_age, _MIN_DATE)
-            <= run.recommended
-            < _at(dob, v.end_age, _MAX_DATE)
+            and ctx.age(v.begin_age, _MIN_DATE) <= run.recommended < ctx.age(v.end_age, _MAX_DATE)
         )
     )
 
@@ -689,7 +705,7 @@ def _completable(ctx: _Context, run: _SeriesRun) -> bool:
     if finish is None:
         return False
     last = _age_rule(run.targets[-1], ctx.as_of)
-    return last is None or finish < _at(ctx.dob, last.max, _MAX_DATE)
+    return last is None or finish < ctx.age(last.max, _MAX_DATE)
 
 
 def _points(flags: list[bool], yes: int, tie: int, no: int) -> list[int]:
@@ -740,7 +756,6 @@ def _score(ctx: _Context, runs: list[_SeriesRun], kind: str) -> None:
 
 def _prioritized(ctx: _Context, runs: list[_SeriesRun]) -> _SeriesRun | None:
     """CDSi 4.6 §8.1 to §8.7 for one series group."""
-    dob = ctx.dob
     all_ci = all(r.status == "contraindicated" for r in runs)
     candidates = [r for r in runs if r.status != "contraindicated" or all_ci]
     risk_priorities = [r.series.priority for r in runs if r.series.type == "risk"]
@@ -758,7 +773,7 @@ def _prioritized(ctx: _Context, runs: list[_SeriesRun]) -> _SeriesRun | None:
                 (rec.date for i, rec in r.satisfied_by.items()),
                 default=None,
             )
-            started = first is not None and first < _at(dob, s.max_age_to_start, _MAX_DATE)
+            started = first is not None and first < ctx.age(s.max_age_to_start, _MAX_DATE)
             if started or (none_valid and not defaults):
                 scorable.append(r)
         elif r.status == "complete":
@@ -933,9 +948,14 @@ _MEMO_LIMIT = 200_000
 
 
 def _assess_antigen(
-    schedule: Schedule, patient: Patient, as_of: dt.date, antigen: Antigen, recs: list[_Rec]
+    schedule: Schedule,
+    patient: Patient,
+    as_of: dt.date,
+    antigen: Antigen,
+    recs: list[_Rec],
+    ages: dict[int, dt.date],
 ) -> _AntigenResult:
-    ctx = _Context(schedule, patient, as_of, antigen, recs)
+    ctx = _Context(schedule, patient, as_of, antigen, recs, ages)
     rec_map = {r.index: r for r in recs}
     # §5.1: standard and evaluation-only series need only the right sex; risk series
     # also need an indication, which needs an observation.
@@ -1020,6 +1040,7 @@ def assess(schedule: Schedule, patient: Patient, *, as_of: dt.date) -> Assessmen
     memo = idx.memo
     by_antigen = _organise(schedule, patient)
     best_by_antigen: dict[str, tuple[_SeriesRun, ...]] = {}
+    ages: dict[int, dt.date] = {}  # age dates of this patient, shared by all antigens
     evaluations: list[tuple[dt.date, int, DoseEvaluation]] = []
     outcomes: list[SeriesOutcome] = []
     for antigen in schedule.antigens:
@@ -1029,7 +1050,7 @@ def assess(schedule: Schedule, patient: Patient, *, as_of: dt.date) -> Assessmen
         key = _memo_key(patient, as_of, antigen, recs, idx.external[antigen.name])
         result = memo.get(key)
         if not isinstance(result, _AntigenResult):
-            result = _assess_antigen(schedule, patient, as_of, antigen, recs)
+            result = _assess_antigen(schedule, patient, as_of, antigen, recs, ages)
             if len(memo) >= _MEMO_LIMIT:
                 memo.clear()
             memo[key] = result

@@ -484,6 +484,8 @@ class ScheduleIndex:
         plain_series: Per antigen and sex, the series that need no indication.
         forecast_conflicts: Per series dose (by ``id()``), the live-virus conflicts that can
             delay it, by the earlier (conflicting) vaccine code.
+        vaccine_rules: Per series dose (by ``id()``), its preferable and allowable
+            vaccine rules by vaccine code.
         memo: The engine's cache of per-antigen outcomes (bounded; see the engine).
     """
 
@@ -496,6 +498,7 @@ class ScheduleIndex:
     external: dict[str, frozenset[str]]
     plain_series: dict[str, dict[str, tuple[Series, ...]]]
     forecast_conflicts: dict[int, dict[str, tuple[LiveVirusConflict, ...]]]
+    vaccine_rules: dict[int, tuple[dict[str, tuple[VaccineRule, ...]], ...]]
     memo: dict[object, object] = attrs.field(factory=dict, eq=False, repr=False)
 
 
@@ -555,6 +558,7 @@ class Schedule:
             external[antigen.name] = frozenset(codes)
         plain: dict[str, dict[str, tuple[Series, ...]]] = {}
         by_target: dict[int, dict[str, tuple[LiveVirusConflict, ...]]] = {}
+        vaccine_rules: dict[int, tuple[dict[str, tuple[VaccineRule, ...]], ...]] = {}
         for antigen in self.antigens:
             plain[antigen.name] = {
                 sex: tuple(
@@ -566,6 +570,10 @@ class Schedule:
             }
             for series in antigen.series:
                 for dose in series.doses:
+                    vaccine_rules[id(dose)] = (
+                        _by_vaccine(dose.preferable_vaccines),
+                        _by_vaccine(dose.allowable_vaccines),
+                    )
                     found: dict[str, list[LiveVirusConflict]] = {}
                     for rule in dose.preferable_vaccines:
                         for c in conflicts.get(rule.vaccine, ()):
@@ -583,6 +591,14 @@ class Schedule:
             external=external,
             plain_series=plain,
             forecast_conflicts=by_target,
+            vaccine_rules=vaccine_rules,
         )
         self._index.append(built)
         return built
+
+
+def _by_vaccine(rules: tuple[VaccineRule, ...]) -> dict[str, tuple[VaccineRule, ...]]:
+    out: dict[str, list[VaccineRule]] = {}
+    for rule in rules:
+        out.setdefault(rule.vaccine, []).append(rule)
+    return {k: tuple(v) for k, v in out.items()}
