@@ -101,8 +101,44 @@ class _SeriesRun:
     valid_count: int = 0  # target doses satisfied (SELECTB-21)
 
 
+class _PatientView:
+    """What every antigen of one assessment reads about the patient, computed once."""
+
+    def __init__(self, schedule: Schedule, patient: Patient, as_of: dt.date) -> None:
+        self.index = schedule.index()
+        self.patient = patient
+        self.dob = patient.birth_date
+        self.as_of = as_of
+        self.ages: dict[int, dt.date] = {}  # age dates, keyed by the Duration object
+        self.doses_by_vaccine: dict[str, list[Dose]] = {}
+        for d in patient.doses:
+            self.doses_by_vaccine.setdefault(d.vaccine, []).append(d)
+        # Observations active on the assessment date (dated on or before it, or undated).
+        self.active = frozenset(
+            o.code for o in patient.observations if o.date is None or o.date <= as_of
+        )
+
+
 class _Context:
     """Per-patient, per-antigen working state."""
+
+    def __init__(
+        self, schedule: Schedule, view: _PatientView, antigen: Antigen, recs: list[_Rec]
+    ) -> None:
+        self.schedule = schedule
+        self.index = view.index
+        self.patient = view.patient
+        self.dob = view.dob
+        self.as_of = view.as_of
+        self.ages = view.ages
+        self.doses_by_vaccine = view.doses_by_vaccine
+        self.active = view.active
+        self.antigen = antigen
+        self.recs = recs
+        self.runs: list[_SeriesRun] = []
+        self.busy: set[str] = set()
+        self.immune: str | None = None  # "" once checked and not immune
+        self.contraindicated = ""
 
     def age(self, duration: Duration | None, default: dt.date) -> dt.date:
         """The date the patient reaches an age (``default`` when the age is unset)."""
@@ -114,35 +150,6 @@ class _Context:
         if found is None:
             found = self.ages[key] = add(self.dob, duration)
         return found
-
-    def __init__(
-        self,
-        schedule: Schedule,
-        patient: Patient,
-        as_of: dt.date,
-        antigen: Antigen,
-        recs: list[_Rec],
-        ages: dict[int, dt.date],
-    ) -> None:
-        self.schedule = schedule
-        self.patient = patient
-        self.dob = patient.birth_date
-        self.as_of = as_of
-        self.antigen = antigen
-        self.recs = recs
-        self.index = schedule.index()
-        self.runs: list[_SeriesRun] = []
-        self.busy: set[str] = set()
-        self.immune: str | None = None  # "" once checked and not immune
-        self.contraindicated = ""
-        self.ages = ages
-        self.doses_by_vaccine: dict[str, list[Dose]] = {}
-        for d in patient.doses:
-            self.doses_by_vaccine.setdefault(d.vaccine, []).append(d)
-        # Observations active on the assessment date (dated on or before it, or undated).
-        self.active = frozenset(
-            o.code for o in patient.observations if o.date is None or o.date <= as_of
-        )
 
 
 # --- chapter 4.2: organise the history ------------------------------------------------
@@ -948,14 +955,10 @@ _MEMO_LIMIT = 200_000
 
 
 def _assess_antigen(
-    schedule: Schedule,
-    patient: Patient,
-    as_of: dt.date,
-    antigen: Antigen,
-    recs: list[_Rec],
-    ages: dict[int, dt.date],
+    schedule: Schedule, view: _PatientView, antigen: Antigen, recs: list[_Rec]
 ) -> _AntigenResult:
-    ctx = _Context(schedule, patient, as_of, antigen, recs, ages)
+    ctx = _Context(schedule, view, antigen, recs)
+    patient = view.patient
     rec_map = {r.index: r for r in recs}
     # §5.1: standard and evaluation-only series need only the right sex; risk series
     # also need an indication, which needs an observation.
@@ -1040,7 +1043,7 @@ def assess(schedule: Schedule, patient: Patient, *, as_of: dt.date) -> Assessmen
     memo = idx.memo
     by_antigen = _organise(schedule, patient)
     best_by_antigen: dict[str, tuple[_SeriesRun, ...]] = {}
-    ages: dict[int, dt.date] = {}  # age dates of this patient, shared by all antigens
+    view = _PatientView(schedule, patient, as_of)
     evaluations: list[tuple[dt.date, int, DoseEvaluation]] = []
     outcomes: list[SeriesOutcome] = []
     for antigen in schedule.antigens:
@@ -1050,7 +1053,7 @@ def assess(schedule: Schedule, patient: Patient, *, as_of: dt.date) -> Assessmen
         key = _memo_key(patient, as_of, antigen, recs, idx.external[antigen.name])
         result = memo.get(key)
         if not isinstance(result, _AntigenResult):
-            result = _assess_antigen(schedule, patient, as_of, antigen, recs, ages)
+            result = _assess_antigen(schedule, view, antigen, recs)
             if len(memo) >= _MEMO_LIMIT:
                 memo.clear()
             memo[key] = result
