@@ -72,6 +72,7 @@ class _Eval:
     rule_id: str
     target: int | None
     inadvertent: bool = False
+    reasons: tuple[str, ...] = ()
 
 
 @attrs.define
@@ -369,15 +370,18 @@ def _evaluate_dose(
     # ZVL and RZV on the same day, Zoster 3-dose series).
     if any(r.date == rec.date and r.vaccine == rec.vaccine for r in run.satisfied_by.values()):
         return _Eval("not_valid", "same_day_as_valid_dose", target.rule_id, num)
-    # §6.4: age (table 6-15).
+    # §6.4 to §6.9 are all checked, so that every reason is known (§6.10, "evaluation
+    # reasons"); the first in the order of chapter 6 is the one reported in `reason`.
+    failures: list[tuple[str, str]] = []
     age = _age_rule(target, rec.date)
     grace = False
     if age is not None:
-        if rec.date < ctx.age(age.abs_min, _MIN_DATE):
-            return _Eval("not_valid", "age_too_young", age.rule_id, num)
         if rec.date >= ctx.age(age.max, _MAX_DATE):
+            # Table 6-31: a dose at or after the maximum age is extraneous.
             return _Eval("extraneous", "age_too_old", age.rule_id, num)
-        if rec.date < ctx.age(age.min, _MIN_DATE):
+        if rec.date < ctx.age(age.abs_min, _MIN_DATE):
+            failures.append(("age_too_young", age.rule_id))
+        elif rec.date < ctx.age(age.min, _MIN_DATE):
             grace = True
     # §6.5 and §6.6: all preferable intervals, else all allowable intervals.
     failed: Interval | None = None
@@ -404,20 +408,24 @@ def _evaluate_dose(
             if ref is not None and rec.date < _at(ref, iv.abs_min, _MIN_DATE):
                 ok = False
         if not ok:
-            return _Eval("not_valid", "interval_too_soon", failed.rule_id, num)
+            failures.append(("interval_too_soon", failed.rule_id))
     # §6.7: live virus conflicts with earlier doses of any antigen.
     conflict = _conflict(ctx, run, rec)
     if conflict is not None:
-        return _Eval("not_valid", "live_virus_conflict", conflict, num)
+        failures.append(("live_virus_conflict", conflict))
     # §6.8 and §6.9: preferable, else allowable vaccine.
     preferable, allowable = ctx.index.vaccine_rules[id(target)]
-    for rule in preferable.get(rec.vaccine, ()):
-        if _vaccine_ok(ctx, rule, rec, preferable=True):
-            return _Eval("valid", "grace_period" if grace else None, target.rule_id, num)
-    for rule in allowable.get(rec.vaccine, ()):
-        if _vaccine_ok(ctx, rule, rec, preferable=False):
-            return _Eval("valid", "grace_period" if grace else None, target.rule_id, num)
-    return _Eval("not_valid", "not_preferable_or_allowable_vaccine", target.rule_id, num)
+    product_ok = any(
+        _vaccine_ok(ctx, rule, rec, preferable=True) for rule in preferable.get(rec.vaccine, ())
+    ) or any(
+        _vaccine_ok(ctx, rule, rec, preferable=False) for rule in allowable.get(rec.vaccine, ())
+    )
+    if not product_ok:
+        failures.append(("not_preferable_or_allowable_vaccine", target.rule_id))
+    if not failures:
+        return _Eval("valid", "grace_period" if grace else None, target.rule_id, num)
+    reason, rule_id = failures[0]
+    return _Eval("not_valid", reason, rule_id, num, reasons=tuple(f[0] for f in failures))
 
 
 def _conflict(ctx: _Context, run: _SeriesRun, rec: _Rec) -> str | None:
@@ -1074,6 +1082,7 @@ def assess(schedule: Schedule, patient: Patient, *, as_of: dt.date) -> Assessmen
                         ev.status,
                         ev.reason,
                         ev.rule_id,
+                        ev.reasons or ((ev.reason,) if ev.reason else ()),
                     ),
                 )
             )

@@ -96,6 +96,8 @@ class DoseEvaluation:
         reason: Machine reason code (``"age_too_young"``, ``"interval_too_soon"``,
             ``"grace_period"``...); ``None`` for a plainly valid dose.
         rule_id: The rule that decided the status.
+        reasons: Every reason found (a dose can be both too young and too soon); the
+            first, in the order of CDSi chapter 6, is ``reason``.
     """
 
     dose_id: str
@@ -106,6 +108,7 @@ class DoseEvaluation:
     status: EvaluationStatus
     reason: str | None
     rule_id: str
+    reasons: tuple[str, ...] = ()
 
 
 @attrs.frozen
