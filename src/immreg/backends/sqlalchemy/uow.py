@@ -40,18 +40,23 @@ __all__ = [
 
 # SQLSTATEs that mean "a concurrent transaction won": serialization failure, deadlock.
 _CONCURRENCY_SQLSTATES = frozenset({"40001", "40P01"})
+# SQLite in WAL mode: this transaction read a snapshot that another one has since written
+# over, so it may not write: the same "a concurrent change won".
+_SQLITE_BUSY_SNAPSHOT = 517
 
 
 def translate_error(e: BaseException) -> ImmregError:
     """The immreg error for a driver or SQLAlchemy exception.
 
-    Unique and foreign-key violations and lost races (serialization failures, deadlocks)
-    become :class:`~immreg.errors.ConflictError`; everything else
+    Unique and foreign-key violations and lost races (serialization failures, deadlocks,
+    SQLite's stale WAL snapshots) become :class:`~immreg.errors.ConflictError`; everything else
     :class:`~immreg.errors.BackendError`. The caller raises the result ``from e``.
     """
     orig = getattr(e, "orig", None) or e
     sqlstate = getattr(orig, "sqlstate", None)
-    if sqlstate in _CONCURRENCY_SQLSTATES:
+    if sqlstate in _CONCURRENCY_SQLSTATES or (
+        getattr(orig, "sqlite_errorcode", None) == _SQLITE_BUSY_SNAPSHOT
+    ):
         return ConflictError(f"a concurrent change won; nothing was kept ({orig})")
     if isinstance(e, sa.exc.IntegrityError) or (
         isinstance(sqlstate, str) and sqlstate.startswith("23")
