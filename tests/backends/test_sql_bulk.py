@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -125,3 +126,34 @@ def test_killed_load_reruns_to_exactly_one_copy_sqlite(tmp_path: Path) -> None:
 @pytest.mark.postgres
 def test_killed_load_reruns_to_exactly_one_copy_postgres(postgres_url: str) -> None:
     _kill_and_rerun(postgres_url, batches=200, subjects=20, doses_each=10)
+
+
+@pytest.mark.parametrize("kind", ["sqlite_file", "postgres"])
+def test_two_loaders_of_the_same_batch_store_it_once(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    if kind == "postgres":
+        url = str(request.getfixturevalue("postgres_url"))
+    else:
+        url = f"sqlite:///{tmp_path / 'twice.db'}"
+    backend = _with_tree(open_backend(url))
+    other = open_backend(url, create_schema=False)
+    b0 = batch("L", 0, subjects=50, doses_each=10)
+    barrier = threading.Barrier(2)
+    results: list[bool] = []
+
+    def load(target: Backend) -> None:
+        barrier.wait()
+        results.append(target.load_batch(b0))
+
+    threads = [threading.Thread(target=load, args=(t,)) for t in (backend, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False, True]
+    with backend.unit_of_work() as uow:
+        assert uow.subjects.count() == 50
+        assert uow.doses.count() == 500
+    other.close()
+    backend.close()
