@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
@@ -108,16 +108,20 @@ def subtree_ids(units: Sequence[OrgUnit], root: str) -> set[str]:
 class _Scope:
     """Decides which subjects a scoped unit of work may see."""
 
-    def __init__(self, scope: str | None, units: Callable[[], Sequence[OrgUnit]]) -> None:
+    def __init__(self, scope: str | None, overlay: _Overlay[str, OrgUnit]) -> None:
         self.scope = scope
-        self._units = units
+        self._overlay = overlay
         self._ids: set[str] | None = None
+        self._seen_writes = -1
 
     def admits(self, subject: Subject) -> bool:
         if self.scope is None:
             return True
-        if self._ids is None:
-            self._ids = subtree_ids(self._units(), self.scope)
+        # Org units are only ever added, so the subtree changes only when this unit of
+        # work adds one: recompute then, so new units widen the scope at once.
+        if self._ids is None or self._seen_writes != len(self._overlay.writes):
+            self._ids = subtree_ids(list(self._overlay.values()), self.scope)
+            self._seen_writes = len(self._overlay.writes)
         return any(r.org_unit_id in self._ids for r in subject.residences)
 
     def check(self, subject: Subject) -> None:
@@ -397,7 +401,7 @@ class MemoryUnitOfWork:
         self.org_units = MemoryOrgUnitRepository(self)
         self.lots = MemoryLotRepository(self)
         self.audit = MemoryAuditRepository(self)
-        self.scope_guard = _Scope(self.scope, self.org_units.list_all)
+        self.scope_guard = _Scope(self.scope, self.org_units._rows)
 
     def __enter__(self) -> Self:
         """Begin: nothing is kept unless committed."""
