@@ -866,7 +866,7 @@ def _group_forecast(
     name: str,
     antigens: Sequence[str],
     administer_full: bool,
-    runs: Sequence[_SeriesRun],
+    runs: Sequence[_BestForecast],
 ) -> VaccineGroupForecast:
     if not runs:
         return VaccineGroupForecast(
@@ -906,7 +906,7 @@ def _group_forecast(
         )
     open_runs = deciding
     earliest_dates = [r.earliest for r in open_runs if r.earliest is not None]
-    single = len({r.series.antigen for r in runs}) == 1
+    single = len({r.antigen for r in runs}) == 1
     if single:
         earliest = min(earliest_dates)
     elif any(r.priority for r in open_runs):
@@ -950,16 +950,33 @@ def _group_forecast(
 
 
 @attrs.frozen
+class _BestForecast:
+    """What chapter 9 needs of a best patient series' forecast (kept small: memoised)."""
+
+    antigen: str
+    status: ForecastStatus
+    earliest: dt.date | None
+    recommended: dt.date | None
+    past_due: dt.date | None
+    latest: dt.date | None
+    dose_number: int | None
+    priority: bool
+    vaccines: tuple[str, ...]
+    reason: str | None
+    decided_by: str
+
+
+@attrs.frozen
 class _AntigenResult:
     """One antigen's outcome for one patient, reusable for an identical input."""
 
-    best: tuple[_SeriesRun, ...]
+    best: tuple[_BestForecast, ...]
     outcomes: tuple[SeriesOutcome, ...]
     # Per antigen record position: (evaluation, vaccine group, series name).
     evals: tuple[tuple[int, _Eval, str, str], ...]
 
 
-_MEMO_LIMIT = 200_000
+_MEMO_LIMIT = 50_000  # about 70 MB on the CDSi schedule; emptied when full
 
 
 def _assess_antigen(
@@ -1011,7 +1028,23 @@ def _assess_antigen(
             ev = source.evals.get(rec.index)
             if ev is not None:
                 evals.append((pos, ev, source.series.vaccine_group, source.series.name))
-    return _AntigenResult(tuple(best), outcomes, tuple(evals))
+    light = tuple(
+        _BestForecast(
+            antigen.name,
+            r.status,
+            r.earliest,
+            r.recommended,
+            r.past_due,
+            r.latest,
+            r.dose_number,
+            r.priority,
+            r.vaccines,
+            r.reason,
+            r.decided_by,
+        )
+        for r in best
+    )
+    return _AntigenResult(light, outcomes, tuple(evals))
 
 
 def _memo_key(
@@ -1050,7 +1083,7 @@ def assess(schedule: Schedule, patient: Patient, *, as_of: dt.date) -> Assessmen
     idx = schedule.index()
     memo = idx.memo
     by_antigen = _organise(schedule, patient)
-    best_by_antigen: dict[str, tuple[_SeriesRun, ...]] = {}
+    best_by_antigen: dict[str, tuple[_BestForecast, ...]] = {}
     view = _PatientView(schedule, patient, as_of)
     evaluations: list[tuple[dt.date, int, DoseEvaluation]] = []
     outcomes: list[SeriesOutcome] = []
