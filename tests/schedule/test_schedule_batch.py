@@ -70,6 +70,13 @@ def test_good_lines_are_answered_in_order() -> None:
         (_child("x", birth_date="15/01/2024"), "birth_date"),
         (_child("x", as_of=None), "as_of"),
         (_child("x", sex="X"), "sex"),
+        (json.dumps({k: v for k, v in json.loads(_child("x")).items() if k != "sex"}), "sex"),
+        (json.dumps({k: v for k, v in json.loads(_child("x")).items() if k != "doses"}), "doses"),
+        (_child("x", doses="none"), "doses"),
+        (
+            _child("x", doses=[{"id": "a", "date": "2024-02-01", "vaccine": "HB"}] * 2),
+            "doses[1].id",
+        ),
         (_child("x", doses=[{"id": "a", "date": "2024-02-30", "vaccine": "HB"}]), "doses[0].date"),
         (_child("x", doses=[{"id": "a", "date": "2023-12-31", "vaccine": "HB"}]), "doses[0].date"),
         (_child("x", doses=[{"id": "a", "date": "2024-06-01", "vaccine": "HB"}]), "doses[0].date"),

@@ -21,8 +21,10 @@ Output line::
                          "recommended": "2024-03-29", "past_due": "2024-07-14",
                          "latest": null, "reason": "min_interval"}, ...]}
 
-A line that cannot be assessed (not JSON, a missing or malformed field, a dose before
-birth or after ``as_of``, an unknown vaccine code) is answered in its place with
+``id``, ``birth_date``, ``sex``, ``as_of`` and ``doses`` are required; ``observations``
+and a dose's ``mvx`` may be left out or null; other keys are ignored. A line that cannot be
+assessed (not JSON, a missing or malformed field, a dose before birth or after ``as_of``,
+an unknown vaccine code, a repeated dose id) is answered in its place with
 ``{"id": ..., "error": {"field": ..., "message": ...}}``; the other lines go on.
 """
 
@@ -111,10 +113,14 @@ def patient_from_json(obj: Any) -> tuple[Patient, dt.date]:
         raise ValidationError("$", "each line must be a JSON object")
     birth = _date(obj.get("birth_date"), "birth_date")
     as_of = _date(obj.get("as_of"), "as_of")
-    sex = obj.get("sex", "U")
+    if "sex" not in obj:
+        raise ValidationError("sex", "is required ('F', 'M' or 'U')")
+    sex = obj["sex"]
     if sex not in ("F", "M", "U"):
         raise ValidationError("sex", "must be 'F', 'M' or 'U'")
-    raw_doses = obj.get("doses", [])
+    if "doses" not in obj:
+        raise ValidationError("doses", "is required (a list, possibly empty)")
+    raw_doses = obj["doses"]
     if not isinstance(raw_doses, list):
         raise ValidationError("doses", "must be a list")
     doses = []
@@ -130,7 +136,7 @@ def patient_from_json(obj: Any) -> tuple[Patient, dt.date]:
                 mvx=_str(d, "mvx", f"{where}.mvx", optional=True),
             )
         )
-    raw_obs = obj.get("observations", [])
+    raw_obs = obj.get("observations") or []
     if not isinstance(raw_obs, list):
         raise ValidationError("observations", "must be a list")
     observations = []
