@@ -156,3 +156,13 @@ def test_batch_api_matches_single_calls(cdsi: Schedule) -> None:
     many = list(assess_many(cdsi, items))
     assert many == [assess(cdsi, p, as_of=d) for p, d in items]
     assert list(forecast_many(cdsi, items)) == [a.forecasts for a in many]
+
+
+def test_assess_can_be_limited_to_some_vaccine_groups(cdsi: Schedule) -> None:
+    p = Patient(dt.date(2024, 1, 1), "F", (Dose("a", dt.date(2024, 3, 1), "110"),))
+    as_of = dt.date(2024, 6, 1)
+    full = assess(cdsi, p, as_of=as_of)
+    part = assess(cdsi, p, as_of=as_of, vaccine_groups=["HepB", "Polio"])
+    assert [f.vaccine_group for f in part.forecasts] == ["HepB", "Polio"]
+    assert part.forecast_for("HepB") == full.forecast_for("HepB")
+    assert {e.antigen for e in part.evaluations} == {"HepB", "Polio"}

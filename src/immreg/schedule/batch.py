@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any, TextIO
 
 from immreg.errors import ValidationError
@@ -50,13 +50,17 @@ __all__ = [
 
 
 def assess_many(
-    schedule: Schedule, items: Iterable[tuple[Patient, dt.date]]
+    schedule: Schedule,
+    items: Iterable[tuple[Patient, dt.date]],
+    *,
+    vaccine_groups: Collection[str] | None = None,
 ) -> Iterator[Assessment]:
     """Assess each ``(patient, as_of)`` pair, lazily and in order.
 
     Args:
         schedule: The schedule (its look-up tables are built once, on first use).
         items: Patients with their assessment dates.
+        vaccine_groups: Only these vaccine groups (see :func:`assess`).
 
     Yields:
         One :class:`Assessment` per item.
@@ -66,14 +70,17 @@ def assess_many(
     """
     schedule.index()
     for patient, as_of in items:
-        yield assess(schedule, patient, as_of=as_of)
+        yield assess(schedule, patient, as_of=as_of, vaccine_groups=vaccine_groups)
 
 
 def forecast_many(
-    schedule: Schedule, items: Iterable[tuple[Patient, dt.date]]
+    schedule: Schedule,
+    items: Iterable[tuple[Patient, dt.date]],
+    *,
+    vaccine_groups: Collection[str] | None = None,
 ) -> Iterator[tuple[VaccineGroupForecast, ...]]:
     """Like :func:`assess_many`, yielding only the vaccine-group forecasts."""
-    for assessment in assess_many(schedule, items):
+    for assessment in assess_many(schedule, items, vaccine_groups=vaccine_groups):
         yield assessment.forecasts
 
 

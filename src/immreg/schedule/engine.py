@@ -15,7 +15,7 @@ Everything is a pure function of the schedule, the patient and ``as_of``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import attrs
 
@@ -1064,13 +1064,21 @@ def _memo_key(
     )
 
 
-def assess(schedule: Schedule, patient: Patient, *, as_of: dt.date) -> Assessment:
+def assess(
+    schedule: Schedule,
+    patient: Patient,
+    *,
+    as_of: dt.date,
+    vaccine_groups: Collection[str] | None = None,
+) -> Assessment:
     """Evaluate a patient's doses and forecast every vaccine group of a schedule.
 
     Args:
         schedule: The schedule to apply.
         patient: The patient and history.
         as_of: The assessment date ("today" for this run; never read from the clock).
+        vaccine_groups: Only these vaccine groups (and their antigens), e.g. the groups a
+            due list covers; ``None`` for all. Unknown names are ignored.
 
     Returns:
         The evaluations (per dose and antigen, from each antigen's best series), the
@@ -1087,7 +1095,14 @@ def assess(schedule: Schedule, patient: Patient, *, as_of: dt.date) -> Assessmen
     view = _PatientView(schedule, patient, as_of)
     evaluations: list[tuple[dt.date, int, DoseEvaluation]] = []
     outcomes: list[SeriesOutcome] = []
-    for antigen in schedule.antigens:
+    groups = schedule.vaccine_groups
+    antigens: Sequence[Antigen] = schedule.antigens
+    if vaccine_groups is not None:
+        wanted = set(vaccine_groups)
+        groups = tuple(g for g in groups if g.name in wanted)
+        members = {a for g in groups for a in g.antigens}
+        antigens = [a for a in antigens if a.name in members]
+    for antigen in antigens:
         recs = by_antigen.get(antigen.name, [])
         # The outcome is a pure function of the key, so identical inputs (children born
         # the same day, assessed the same day, with the same doses) share one result.
@@ -1120,7 +1135,7 @@ def assess(schedule: Schedule, patient: Patient, *, as_of: dt.date) -> Assessmen
                 )
             )
     forecasts = []
-    for group in schedule.vaccine_groups:
+    for group in groups:
         runs = [r for a in group.antigens for r in best_by_antigen.get(a, ())]
         forecasts.append(
             _group_forecast(
@@ -1137,14 +1152,22 @@ def assess(schedule: Schedule, patient: Patient, *, as_of: dt.date) -> Assessmen
 
 
 def evaluate(
-    schedule: Schedule, patient: Patient, *, as_of: dt.date
+    schedule: Schedule,
+    patient: Patient,
+    *,
+    as_of: dt.date,
+    vaccine_groups: Collection[str] | None = None,
 ) -> tuple[DoseEvaluation, ...]:
     """Return only the dose evaluations of :func:`assess`."""
-    return assess(schedule, patient, as_of=as_of).evaluations
+    return assess(schedule, patient, as_of=as_of, vaccine_groups=vaccine_groups).evaluations
 
 
 def forecast(
-    schedule: Schedule, patient: Patient, *, as_of: dt.date
+    schedule: Schedule,
+    patient: Patient,
+    *,
+    as_of: dt.date,
+    vaccine_groups: Collection[str] | None = None,
 ) -> tuple[VaccineGroupForecast, ...]:
     """Return only the vaccine-group forecasts of :func:`assess`."""
-    return assess(schedule, patient, as_of=as_of).forecasts
+    return assess(schedule, patient, as_of=as_of, vaccine_groups=vaccine_groups).forecasts
