@@ -7,6 +7,7 @@ the server after a few executions.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 
+@functools.cache
 def insert_ignore(table: sa.Table, dialect_name: str) -> Any:
     """``INSERT ... ON CONFLICT DO NOTHING`` for ``table`` in the dialect's own syntax.
 
