@@ -31,12 +31,6 @@ def _seed(backend: Backend) -> None:
         uow.commit()
 
 
-@pytest.fixture
-def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An SQLite file URL, or a PostgreSQL schema URL for tests marked so."""
-    return f"sqlite:///{tmp_path / 'registry.db'}"
-
-
 @pytest.fixture(params=["sqlite_file", "postgres"])
 def sql_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlAlchemyBackend]:
     """A fresh SQLite-file or PostgreSQL backend with its schema."""
@@ -135,10 +129,11 @@ def test_conflicts_leave_the_unit_of_work_usable(sql_backend: SqlAlchemyBackend)
             uow.doses.add(dose("d1", "s1", day=5))
         with pytest.raises(ConflictError):
             uow.subjects.add(subject("s1", "C1"))
+        uow.subjects.add(subject("s2", "C1", national_code="X1"))
         with pytest.raises(ConflictError):
-            uow.subjects.add(subject("s2", "C1", national_code="X1")) or uow.subjects.add(
-                subject("s3", "C1", national_code="X1")
-            )
+            uow.subjects.add(subject("s3", "C1", national_code="X1"))
+        with pytest.raises(ConflictError):
+            uow.subjects.update(subject("s1", "C1", national_code="X1"))
         with pytest.raises(NotFoundError):
             uow.doses.add(dose("d9", "nobody"))
         uow.doses.add(dose("d2", "s1"))
