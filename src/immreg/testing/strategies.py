@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import itertools
 import unicodedata
 from collections.abc import Sequence
@@ -127,6 +128,7 @@ _MAX_DATE = dt.date(2035, 12, 31)
 # --- building blocks ----------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=512)
 def identifiers(*, max_size: int = 20) -> st.SearchStrategy[str]:
     """Identifiers the model accepts: a letter or digit, then letters, digits, ``._:-``.
 
@@ -143,6 +145,7 @@ def identifiers(*, max_size: int = 20) -> st.SearchStrategy[str]:
     return st.builds(lambda h, t: h + t, head, tail)
 
 
+@functools.lru_cache(maxsize=512)
 def texts(*, min_size: int = 0, max_size: int = MAX_NAME_LENGTH) -> st.SearchStrategy[str]:
     """Free text storable everywhere: no control characters below U+0020, no surrogates.
 
@@ -169,11 +172,13 @@ def _names(words: Sequence[str], *, count: tuple[int, int]) -> st.SearchStrategy
     return st.one_of(composed, decomposed, arbitrary, longest)
 
 
+@functools.lru_cache(maxsize=512)
 def family_names() -> st.SearchStrategy[str]:
     """Family names (họ): mostly Vietnamese with diacritics, sometimes any valid text."""
     return _names(_FAMILY, count=(1, 2))
 
 
+@functools.lru_cache(maxsize=512)
 def given_names() -> st.SearchStrategy[str]:
     """Middle and given names (tên đệm và tên), e.g. ``"Thị Lan"``, sometimes any text."""
     return st.one_of(
@@ -182,16 +187,23 @@ def given_names() -> st.SearchStrategy[str]:
     )
 
 
-def _month_ends(lo: dt.date, hi: dt.date) -> list[dt.date]:
-    out = []
-    for year in range(lo.year, hi.year + 1):
-        for month in range(1, 13):
-            last = dt.date(year, month, calendar.monthrange(year, month)[1])
-            if lo <= last <= hi:
-                out.append(last)
-    return out
+def _clamp(day: dt.date, lo: dt.date, hi: dt.date) -> dt.date:
+    return min(max(day, lo), hi)
 
 
+def _month_end(index: int, *, lo: dt.date, hi: dt.date, february: bool = False) -> dt.date:
+    # ``index`` counts months from year 0; with ``february``, it picks the year's February
+    # of the nearest leap year instead.
+    year, month = divmod(index, 12)
+    if february:
+        month = 1
+        while not calendar.isleap(year):
+            year -= 1
+    last = dt.date(max(year, 1), month + 1, calendar.monthrange(max(year, 1), month + 1)[1])
+    return _clamp(last, lo, hi)
+
+
+@functools.lru_cache(maxsize=512)
 def dates(
     min_value: dt.date = _MIN_DATE, max_value: dt.date = _MAX_DATE
 ) -> st.SearchStrategy[dt.date]:
@@ -201,10 +213,11 @@ def dates(
         min_value: Earliest date.
         max_value: Latest date.
     """
-    ends = _month_ends(min_value, max_value)
-    leap = [d for d in ends if d.month == 2 and d.day == 29]
-    edges = [st.sampled_from(x) for x in (leap, [d for d in ends if d.day == 31], ends) if x]
-    return st.one_of(st.dates(min_value, max_value), *edges)
+    lo, hi = min_value, max_value
+    months = st.integers(lo.year * 12 + lo.month - 1, hi.year * 12 + hi.month - 1)
+    month_ends = months.map(lambda m: _month_end(m, lo=lo, hi=hi))
+    leap_days = months.map(lambda m: _month_end(m, lo=lo, hi=hi, february=True))
+    return st.one_of(st.dates(lo, hi), leap_days, month_ends)
 
 
 def _check_digit(digits: str) -> str:
@@ -212,6 +225,7 @@ def _check_digit(digits: str) -> str:
     return str((10 - total % 10) % 10)
 
 
+@functools.lru_cache(maxsize=512)
 def gtins() -> st.SearchStrategy[str]:
     """GS1 GTIN-8, -12, -13 or -14 with a correct check digit."""
     return st.sampled_from((8, 12, 13, 14)).flatmap(
@@ -221,6 +235,7 @@ def gtins() -> st.SearchStrategy[str]:
     )
 
 
+@functools.lru_cache(maxsize=512)
 def lot_numbers() -> st.SearchStrategy[str]:
     """Lot numbers as printed: up to 20 characters of the GS1 AI (10) character set."""
     gs1 = "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
@@ -299,7 +314,8 @@ def _residence_history(
     draw: st.DrawFn, org_unit_ids: st.SearchStrategy[str], born: dt.date, until: dt.date
 ) -> list[Residence]:
     # Consecutive residences from the birth date on, the last one open or closed.
-    bounds = sorted(set(draw(st.lists(dates(born, until), max_size=4))))
+    count = draw(st.integers(0, 4))
+    bounds = sorted({_draw_date(draw, born, until) for _ in range(count)})
     if not bounds:
         return []
     pairs: list[tuple[dt.date, dt.date | None]] = list(itertools.pairwise(bounds))
@@ -499,6 +515,7 @@ def org_units(
     )
 
 
+@functools.lru_cache(maxsize=512)
 def _instants() -> st.SearchStrategy[dt.datetime]:
     return st.datetimes(
         min_value=dt.datetime(2000, 1, 1),
@@ -645,6 +662,20 @@ class RegistryWorld:
         )
 
 
+def _lot_ok(lots: list[Lot], number: str, day: dt.date) -> bool:
+    return any(lot.lot_number == number and lot.expiry >= day for lot in lots)
+
+
+def _draw_date(draw: st.DrawFn, lo: dt.date, hi: dt.date) -> dt.date:
+    # Like ``dates(lo, hi)`` for bounds that change with every draw, built from integer
+    # strategies that hypothesis caches.
+    kind = draw(st.integers(0, 2))
+    if kind == 0:
+        return lo + dt.timedelta(days=draw(st.integers(0, (hi - lo).days)))
+    months = draw(st.integers(lo.year * 12 + lo.month - 1, hi.year * 12 + hi.month - 1))
+    return _month_end(months, lo=lo, hi=hi, february=kind == 2)
+
+
 @st.composite
 def registry_worlds(
     draw: st.DrawFn, *, max_subjects: int = 5, max_doses_per_subject: int = 4
@@ -680,18 +711,12 @@ def registry_worlds(
     subject_ids, codes = ids[:n_subjects], ids[n_subjects:]
     people: list[Subject] = []
     doses: list[AdministeredDose] = []
-    dose_ids = st.uuids().map(lambda u: f"d-{u.hex[:16]}")
-    seen_dose_ids: set[str] = set()
+    # One strategy per world, not per person or dose: building strategies is what costs.
+    people_here = subjects(org_unit_ids=unit_ids, max_birth=as_of, mother_ids=st.none())
     for i, sid in enumerate(subject_ids):
-        person = draw(
-            subjects(
-                ids=st.just(sid),
-                org_unit_ids=unit_ids,
-                max_birth=as_of,
-                national_codes=st.none() | st.just(codes[i]),
-                mother_ids=st.none(),
-            )
-        )
+        person = draw(people_here)
+        code = codes[i] if person.national_code is not None else None
+        person = attrs.evolve(person, id=sid, national_code=code)
         mothers = [m for m in people if m.sex is Sex.FEMALE and m.birth_date < person.birth_date]
         if len(mothers) > 0 and draw(st.booleans()):
             person = attrs.evolve(person, mother_id=draw(st.sampled_from(mothers)).id)
@@ -699,22 +724,18 @@ def registry_worlds(
         last = as_of if person.deceased_on is None else min(as_of, person.deceased_on)
         for _ in range(draw(st.integers(0, max_doses_per_subject))):
             product = draw(st.sampled_from(products))
-            day = draw(dates(person.birth_date, last))
-            usable = [lot for lot in product_lots.get(product.code, []) if lot.expiry >= day]
-            dose_id = draw(dose_ids.filter(lambda d: d not in seen_dose_ids))
-            seen_dose_ids.add(dose_id)
+            day = _draw_date(draw, person.birth_date, last)
+            usable = [lot.lot_number for lot in product_lots.get(product.code, [])]
+            usable = [n for n in usable if _lot_ok(product_lots[product.code], n, day)]
+            lot_number = draw(st.none() | st.sampled_from(usable)) if usable else None
             doses.append(
                 AdministeredDose(
-                    id=dose_id,
+                    id=f"d{len(doses)}-{sid}",
                     subject_id=sid,
                     product_code=product.code,
                     date=day,
                     facility_id=draw(unit_ids),
-                    lot_number=draw(
-                        st.none() | st.sampled_from([lot.lot_number for lot in usable])
-                    )
-                    if usable
-                    else None,
+                    lot_number=lot_number,
                     source=draw(st.sampled_from(DoseSource)),
                 )
             )
