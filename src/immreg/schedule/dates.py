@@ -105,7 +105,16 @@ def parse_duration(text: str, *, field: str = "duration") -> Duration:
             days += value
         pos = m.end()
         first = False
-    return Duration(years, months, days, " ".join(src.split()))
+    canonical = " ".join(src.split())
+    # Equal texts share one Duration object: schedules repeat a few hundred durations
+    # thousands of times, and the engine caches age dates per Duration object.
+    found = _INTERNED.get(canonical)
+    if found is None:
+        found = _INTERNED[canonical] = Duration(years, months, days, canonical)
+    return found
+
+
+_INTERNED: dict[str, Duration] = {}
 
 
 @lru_cache(maxsize=1 << 18)

@@ -48,7 +48,6 @@ __all__ = ["assess", "evaluate", "forecast", "validate_patient"]
 _MIN_DATE = dt.date(1900, 1, 1)
 _MAX_DATE = dt.date(2999, 12, 31)
 _ONE_DAY = dt.timedelta(days=1)
-_AFTER_ALL = 1 << 30  # a record index after every dose: "the previous dose" when forecasting
 
 
 def _at(base: dt.date, dur: Duration | None, default: dt.date) -> dt.date:
@@ -100,6 +99,8 @@ class _SeriesRun:
     evaluated: bool = False
     forecast_done: bool = False
     valid_count: int = 0  # target doses satisfied (SELECTB-21)
+    last_reference: _Rec | None = None  # the "previous dose" of CALCDTINT-1 so far
+    inadvertent: list[_Rec] = attrs.field(factory=list)  # inadvertent administrations
 
 
 class _PatientView:
@@ -233,43 +234,39 @@ def _in_effect(effective: dt.date | None, cessation: dt.date | None, on: dt.date
 
 
 def _age_rule(target: SeriesDose, on: dt.date) -> SeriesDoseAge | None:
-    for age in target.ages:
+    ages = target.ages
+    if len(ages) == 1 and ages[0].effective is None and ages[0].cessation is None:
+        return ages[0]
+    for age in ages:
         if _in_effect(age.effective, age.cessation, on):
             return age
     return target.ages[0] if target.ages else None
 
 
-def _previous_rec(run: _SeriesRun, before: int) -> _Rec | None:
-    """CALCDTINT-1: the latest earlier dose that is Valid or Not Valid, not inadvertent."""
-    best: _Rec | None = None
-    for idx, ev in run.evals.items():
-        if idx >= before or ev.inadvertent or ev.status not in ("valid", "not_valid"):
-            continue
-        if best is None or idx > best.index:
-            best = run.recs[idx]
-    return best
+def _previous_rec(run: _SeriesRun) -> _Rec | None:
+    """CALCDTINT-1: the latest earlier dose that is Valid or Not Valid, not inadvertent.
+
+    Doses are evaluated in date order, so this is the last such dose evaluated so far
+    (every dose, when forecasting).
+    """
+    return run.last_reference
 
 
-def _reference_date(
-    ctx: _Context, run: _SeriesRun, iv: Interval, before: int, on: dt.date
-) -> dt.date | None:
+def _reference_date(ctx: _Context, run: _SeriesRun, iv: Interval, on: dt.date) -> dt.date | None:
     if iv.reference == "previous":
-        prev = _previous_rec(run, before)
+        prev = _previous_rec(run)
         return prev.date if prev else None
     if iv.reference == "target_dose":
         rec = run.satisfied_by.get((iv.target_dose or 1) - 1)
         return rec.date if rec else None
     if iv.reference == "most_recent":
         # CALCDTINT-8: most recent dose of the named vaccine types, any antigen.
-        wanted = set(iv.vaccines)
         latest: dt.date | None = None
-        for d in ctx.patient.doses:
-            if d.vaccine in wanted and d.date < on and (latest is None or d.date > latest):
-                inadvertent = any(
-                    ev.inadvertent for i2, ev in run.evals.items() if run.recs[i2].dose is d
-                )
-                if not inadvertent:
-                    latest = d.date
+        for code in iv.vaccines:
+            for d in ctx.doses_by_vaccine.get(code, ()):
+                if d.date < on and (latest is None or d.date > latest):
+                    if not any(r.dose is d for r in run.inadvertent):
+                        latest = d.date
         return latest
     # CALCDTINT-9: most recent active observation with the code.
     dates = [
@@ -368,8 +365,9 @@ def _evaluate_dose(
     # counts once, even where a schedule allows a zero-day interval. Two different
     # products on one day may both count where the schedule says so (CDC case 2018-0009:
     # ZVL and RZV on the same day, Zoster 3-dose series).
-    if any(r.date == rec.date and r.vaccine == rec.vaccine for r in run.satisfied_by.values()):
-        return _Eval("not_valid", "same_day_as_valid_dose", target.rule_id, num)
+    for r in run.satisfied_by.values():
+        if r.date == rec.date and r.vaccine == rec.vaccine:
+            return _Eval("not_valid", "same_day_as_valid_dose", target.rule_id, num)
     # §6.4 to §6.9 are all checked, so that every reason is known (§6.10, "evaluation
     # reasons"); the first in the order of chapter 6 is the one reported in `reason`.
     failures: list[tuple[str, str]] = []
@@ -388,7 +386,7 @@ def _evaluate_dose(
     for iv in target.intervals:
         if not _in_effect(iv.effective, iv.cessation, rec.date):
             continue
-        ref = _reference_date(ctx, run, iv, rec.index, rec.date)
+        ref = _reference_date(ctx, run, iv, rec.date)
         if ref is None:
             continue
         if rec.date < _at(ref, iv.abs_min, _MIN_DATE):
@@ -404,7 +402,7 @@ def _evaluate_dose(
         ]
         ok = bool(allowed)
         for iv in allowed:
-            ref = _reference_date(ctx, run, iv, rec.index, rec.date)
+            ref = _reference_date(ctx, run, iv, rec.date)
             if ref is not None and rec.date < _at(ref, iv.abs_min, _MIN_DATE):
                 ok = False
         if not ok:
@@ -415,11 +413,16 @@ def _evaluate_dose(
         failures.append(("live_virus_conflict", conflict))
     # §6.8 and §6.9: preferable, else allowable vaccine.
     preferable, allowable = ctx.index.vaccine_rules[id(target)]
-    product_ok = any(
-        _vaccine_ok(ctx, rule, rec, preferable=True) for rule in preferable.get(rec.vaccine, ())
-    ) or any(
-        _vaccine_ok(ctx, rule, rec, preferable=False) for rule in allowable.get(rec.vaccine, ())
-    )
+    product_ok = False
+    for rule in preferable.get(rec.vaccine, ()):
+        if _vaccine_ok(ctx, rule, rec, preferable=True):
+            product_ok = True
+            break
+    else:
+        for rule in allowable.get(rec.vaccine, ()):
+            if _vaccine_ok(ctx, rule, rec, preferable=False):
+                product_ok = True
+                break
     if not product_ok:
         failures.append(("not_preferable_or_allowable_vaccine", target.rule_id))
     if not failures:
@@ -474,6 +477,10 @@ def _evaluate_series(ctx: _Context, run: _SeriesRun) -> None:
         ev = _evaluate_dose(ctx, run, rec, target, t + 1)
         run.evals[rec.index] = ev
         done.append(rec)
+        if ev.inadvertent:
+            run.inadvertent.append(rec)
+        elif ev.status in ("valid", "not_valid"):
+            run.last_reference = rec
         if ev.status == "valid":
             run.state[t] = "satisfied"
             run.valid_count += 1
@@ -604,7 +611,7 @@ def _forecast_dates(ctx: _Context, run: _SeriesRun, t: int) -> None:
         iv for iv in target.intervals if _in_effect(iv.effective, iv.cessation, ctx.as_of)
     ]
     for iv in intervals:
-        ref = _reference_date(ctx, run, iv, _AFTER_ALL, ctx.as_of + _ONE_DAY)
+        ref = _reference_date(ctx, run, iv, ctx.as_of + _ONE_DAY)
         if ref is None:
             continue
         if iv.min is not None:
