@@ -264,9 +264,9 @@ def _reference_date(ctx: _Context, run: _SeriesRun, iv: Interval, on: dt.date) -
         latest: dt.date | None = None
         for code in iv.vaccines:
             for d in ctx.doses_by_vaccine.get(code, ()):
-                if d.date < on and (latest is None or d.date > latest):
-                    if not any(r.dose is d for r in run.inadvertent):
-                        latest = d.date
+                later = d.date < on and (latest is None or d.date > latest)
+                if later and not any(r.dose is d for r in run.inadvertent):
+                    latest = d.date
         return latest
     # CALCDTINT-9: most recent active observation with the code.
     dates = [
