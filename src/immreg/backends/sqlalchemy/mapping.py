@@ -38,11 +38,14 @@ __all__ = [
     "dose_tuple",
     "lot_from_row",
     "lot_to_row",
+    "org_unit_from_joined_rows",
     "org_unit_from_rows",
     "org_unit_to_rows",
     "product_from_row",
     "product_to_row",
+    "residence_from_row",
     "residence_rows",
+    "subject_from_joined_rows",
     "subject_from_rows",
     "subject_to_row",
     "subject_tuple",
@@ -110,8 +113,23 @@ def residence_rows(subject: Subject) -> list[dict[str, Any]]:
     ]
 
 
-def subject_from_rows(row: Row, residence_rows: Iterable[Row]) -> Subject:
-    """Rebuild a subject from its row and its residence rows (ordered by ``seq``)."""
+def residence_from_row(row: Row) -> Residence:
+    """Rebuild a residence from its ``residences`` row."""
+    return Residence(org_unit_id=row.org_unit_id, start=row.start, end=row.end)
+
+
+def subject_from_joined_rows(rows: Sequence[Row]) -> Subject:
+    """Rebuild a subject from the rows of :data:`.queries.select_subject_and_residences`."""
+    residences = [
+        Residence(org_unit_id=r.r_org_unit_id, start=r.r_start, end=r.r_end)
+        for r in rows
+        if r.r_org_unit_id is not None
+    ]
+    return subject_from_rows(rows[0], residences)
+
+
+def subject_from_rows(row: Row, residences: Iterable[Residence]) -> Subject:
+    """Rebuild a subject from its ``subjects`` row and its residences, oldest first."""
     return Subject(
         id=row.id,
         family_name=row.family_name,
@@ -130,9 +148,7 @@ def subject_from_rows(row: Row, residence_rows: Iterable[Row]) -> Subject:
             )
             for c in row.caregivers
         ),
-        residences=tuple(
-            Residence(org_unit_id=r.org_unit_id, start=r.start, end=r.end) for r in residence_rows
-        ),
+        residences=tuple(residences),
     )
 
 
@@ -268,17 +284,31 @@ def org_unit_to_rows(unit: OrgUnit) -> tuple[dict[str, Any], list[dict[str, Any]
     return row, parents
 
 
-def org_unit_from_rows(row: Row, parent_rows: Sequence[Row]) -> OrgUnit:
-    """Rebuild an org unit from its row and its parent-link rows (ordered by ``seq``)."""
+def org_unit_from_joined_rows(rows: Sequence[Row]) -> OrgUnit:
+    """Rebuild an org unit from the rows of :data:`.queries.select_org_unit_and_parents`."""
+    links = [
+        ParentLink(parent_id=r.p_parent_id, start=r.p_start, end=r.p_end)
+        for r in rows
+        if r.p_seq is not None
+    ]
+    return _org_unit(rows[0], links)
+
+
+def _org_unit(row: Row, links: Iterable[ParentLink]) -> OrgUnit:
     return OrgUnit(
         id=row.id,
         name=row.name,
         level=OrgLevel(row.level),
-        parents=tuple(
-            ParentLink(parent_id=p.parent_id, start=p.start, end=p.end) for p in parent_rows
-        ),
+        parents=tuple(links),
         opened=row.opened,
         closed=row.closed,
+    )
+
+
+def org_unit_from_rows(row: Row, parent_rows: Sequence[Row]) -> OrgUnit:
+    """Rebuild an org unit from its row and its parent-link rows (ordered by ``seq``)."""
+    return _org_unit(
+        row, (ParentLink(parent_id=p.parent_id, start=p.start, end=p.end) for p in parent_rows)
     )
 
 

@@ -87,9 +87,17 @@ def subject_in_scope(subject_id: sa.ColumnElement[str]) -> sa.ColumnElement[bool
 # --- subjects ---------------------------------------------------------------------------
 
 select_subject = sa.select(subjects).where(subjects.c.id == sa.bindparam("id"))
-select_residences = (
-    sa.select(residences)
-    .where(residences.c.subject_id == sa.bindparam("id"))
+# A subject and its residences in one round trip: one row per residence (or one row with
+# NULL residence columns), residences oldest first.
+select_subject_and_residences = (
+    sa.select(
+        subjects,
+        residences.c.org_unit_id.label("r_org_unit_id"),
+        residences.c.start.label("r_start"),
+        residences.c.end.label("r_end"),
+    )
+    .select_from(subjects.outerjoin(residences, residences.c.subject_id == subjects.c.id))
+    .where(subjects.c.id == sa.bindparam("id"))
     .order_by(residences.c.seq)
 )
 select_subject_id_by_code = sa.select(subjects.c.id).where(
@@ -180,10 +188,19 @@ count_doses_in_scope = (
 
 select_product = sa.select(products).where(products.c.code == sa.bindparam("code"))
 select_products = sa.select(products).order_by(products.c.code)
-select_org_unit = sa.select(org_units).where(org_units.c.id == sa.bindparam("id"))
-select_org_unit_parents = (
-    sa.select(org_unit_parents)
-    .where(org_unit_parents.c.org_unit_id == sa.bindparam("id"))
+# An org unit and its parent links in one round trip (see select_subject_and_residences).
+select_org_unit_and_parents = (
+    sa.select(
+        org_units,
+        org_unit_parents.c.seq.label("p_seq"),
+        org_unit_parents.c.parent_id.label("p_parent_id"),
+        org_unit_parents.c.start.label("p_start"),
+        org_unit_parents.c.end.label("p_end"),
+    )
+    .select_from(
+        org_units.outerjoin(org_unit_parents, org_unit_parents.c.org_unit_id == org_units.c.id)
+    )
+    .where(org_units.c.id == sa.bindparam("id"))
     .order_by(org_unit_parents.c.seq)
 )
 select_org_units = sa.select(org_units).order_by(org_units.c.id)

@@ -80,12 +80,8 @@ class SqlAlchemySubjectRepository:
         self._uow = uow
 
     def _load(self, subject_id: str) -> Subject | None:
-        run = self._uow.run
-        row = run(queries.select_subject, {"id": subject_id}).first()
-        if row is None:
-            return None
-        res = run(queries.select_residences, {"id": subject_id}).all()
-        return mapping.subject_from_rows(row, res)
+        rows = self._uow.run(queries.select_subject_and_residences, {"id": subject_id}).all()
+        return mapping.subject_from_joined_rows(rows) if rows else None
 
     def _insert_residences(self, subject: Subject) -> None:
         if subject.residences:
@@ -177,7 +173,10 @@ class SqlAlchemySubjectRepository:
                 run(queries.select_resident_residences, params), lambda r: r.subject_id
             )
         }
-        found = [mapping.subject_from_rows(r, res.get(r.id, ())) for r in rows]
+        found = [
+            mapping.subject_from_rows(r, map(mapping.residence_from_row, res.get(r.id, ())))
+            for r in rows
+        ]
         # The query matched on any residence; the port asks for the one that holds on
         # ``on`` (a subject cannot live in two places on one day, so this only trims).
         wanted = set(units)
@@ -372,11 +371,8 @@ class SqlAlchemyOrgUnitRepository:
 
     def find(self, org_unit_id: str) -> OrgUnit | None:
         """Return the org unit or ``None``."""
-        row = self._uow.run(queries.select_org_unit, {"id": org_unit_id}).first()
-        if row is None:
-            return None
-        links = self._uow.run(queries.select_org_unit_parents, {"id": org_unit_id}).all()
-        return mapping.org_unit_from_rows(row, links)
+        rows = self._uow.run(queries.select_org_unit_and_parents, {"id": org_unit_id}).all()
+        return mapping.org_unit_from_joined_rows(rows) if rows else None
 
     def get(self, org_unit_id: str) -> OrgUnit:
         """Return the org unit.
