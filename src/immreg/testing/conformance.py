@@ -66,6 +66,9 @@ from immreg.services import FixedClock, RecordOutcome, Registry, bulk_load
 from immreg.testing import strategies as ist
 
 __all__ = [
+    "AS_OF",
+    "NOW",
+    "SEED",
     "AuditRepositoryContract",
     "BackendContract",
     "BulkLoadContract",
@@ -80,6 +83,10 @@ __all__ = [
     "ServicesContract",
     "SubjectRepositoryContract",
     "UnitOfWorkContract",
+    "dose",
+    "entry",
+    "namespaced",
+    "subject",
 ]
 
 T = TypeVar("T")
