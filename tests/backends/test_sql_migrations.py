@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 
 from immreg.backends.sqlalchemy import MIGRATIONS, open_sqlalchemy_backend, upgrade
 from immreg.backends.sqlalchemy.tables import metadata
+from immreg.errors import BackendError
 
 TABLES = {t.name for t in metadata.sorted_tables}
 
@@ -81,3 +82,14 @@ def test_concurrent_create_schema_on_postgres(postgres_url: str) -> None:
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_a_schema_newer_than_this_immreg_is_a_backend_error(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    upgrade(url)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(BackendError, match="9999"):
+        upgrade(url)

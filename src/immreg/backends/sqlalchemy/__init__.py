@@ -40,7 +40,7 @@ from immreg.backends.sqlalchemy.uow import (
     SqlAlchemyUnitOfWork,
     translate_error,
 )
-from immreg.errors import ValidationError
+from immreg.errors import BackendError, ValidationError
 from immreg.ports import BulkBatch
 
 __all__ = [
@@ -169,10 +169,12 @@ class SqlAlchemyBackend:
         On PostgreSQL an advisory lock serializes processes that migrate at the same time.
 
         Raises:
-            BackendError: The database failed.
+            BackendError: The database failed, or its schema is at a revision this immreg
+                does not know (migrated by a newer immreg).
         """
         from alembic import command
         from alembic.config import Config
+        from alembic.util import CommandError
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
@@ -191,6 +193,9 @@ class SqlAlchemyBackend:
                 conn.commit()
         except sa.exc.DBAPIError as e:
             raise translate_error(e) from e
+        except CommandError as e:
+            # Typically a database migrated by a newer immreg: its revision is unknown here.
+            raise BackendError(f"cannot migrate the database schema: {e}") from e
 
     def loaded_batches(self, load_id: str) -> set[int]:
         """Numbers of the batches of ``load_id`` that are stored.
