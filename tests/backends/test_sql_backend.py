@@ -180,6 +180,8 @@ def test_bad_urls_are_validation_errors() -> None:
         create_engine("mysql://x@y/z")
     with pytest.raises(ValidationError):
         create_engine("::not a url::")
+    with pytest.raises(ValidationError):
+        create_engine("postgresql+psycopg2://x@y/z")
 
 
 def test_postgresql_without_driver_means_psycopg() -> None:

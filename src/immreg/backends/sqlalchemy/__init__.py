@@ -91,6 +91,9 @@ def create_engine(url: str, **kwargs: Any) -> sa.Engine:
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
+        elif parsed.drivername != "postgresql+psycopg":
+            # The bulk path speaks psycopg 3's COPY API.
+            raise ValidationError("url", "PostgreSQL is reached through psycopg 3: postgresql://")
         kwargs.setdefault("isolation_level", "REPEATABLE READ")
     elif backend == "sqlite":
         connect_args = kwargs.setdefault("connect_args", {})
