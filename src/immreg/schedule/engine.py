@@ -120,6 +120,17 @@ class _PatientView:
             o.code for o in patient.observations if o.date is None or o.date <= as_of
         )
 
+    def age(self, duration: Duration | None, default: dt.date) -> dt.date:
+        """The date the patient reaches an age (``default`` when the age is unset)."""
+        if duration is None:
+            return default
+        # Keyed by the duration object: the schedule's durations live as long as it does.
+        key = id(duration)
+        found = self.ages.get(key)
+        if found is None:
+            found = self.ages[key] = add(self.dob, duration)
+        return found
+
 
 class _Context:
     """Per-patient, per-antigen working state."""
@@ -132,7 +143,7 @@ class _Context:
         self.patient = view.patient
         self.dob = view.dob
         self.as_of = view.as_of
-        self.ages = view.ages
+        self.age = view.age
         self.doses_by_vaccine = view.doses_by_vaccine
         self.active = view.active
         self.antigen = antigen
@@ -141,17 +152,6 @@ class _Context:
         self.busy: set[str] = set()
         self.immune: str | None = None  # "" once checked and not immune
         self.contraindicated = ""
-
-    def age(self, duration: Duration | None, default: dt.date) -> dt.date:
-        """The date the patient reaches an age (``default`` when the age is unset)."""
-        if duration is None:
-            return default
-        # Keyed by the duration object: the schedule's durations live as long as it does.
-        key = id(duration)
-        found = self.ages.get(key)
-        if found is None:
-            found = self.ages[key] = add(self.dob, duration)
-        return found
 
 
 # --- chapter 4.2: organise the history ------------------------------------------------
@@ -177,18 +177,17 @@ def validate_patient(schedule: Schedule, patient: Patient, *, as_of: dt.date) ->
             )
 
 
-def _organise(schedule: Schedule, patient: Patient) -> dict[str, list[_Rec]]:
-    idx = schedule.index()
-    dob = patient.birth_date
+def _organise(view: _PatientView) -> dict[str, list[_Rec]]:
+    associations = view.index.associations
     # Sorting on every field makes the result independent of the input order.
-    doses = sorted(patient.doses, key=lambda d: (d.date, d.vaccine, d.mvx or "", d.id))
+    doses = sorted(view.patient.doses, key=lambda d: (d.date, d.vaccine, d.mvx or "", d.id))
     out: dict[str, list[_Rec]] = {}
     for i, d in enumerate(doses):
-        for assoc in idx.associations.get(d.vaccine, ()):
+        for assoc in associations.get(d.vaccine, ()):
             # CVX associations may hold only within an age window (e.g. Zoster < 50y).
-            if assoc.begin_age is not None and d.date < add(dob, assoc.begin_age):
+            if assoc.begin_age is not None and d.date < view.age(assoc.begin_age, _MIN_DATE):
                 continue
-            if assoc.end_age is not None and d.date >= add(dob, assoc.end_age):
+            if assoc.end_age is not None and d.date >= view.age(assoc.end_age, _MAX_DATE):
                 continue
             out.setdefault(assoc.antigen, []).append(_Rec(i, d, d.date, d.vaccine))
     return out
@@ -235,12 +234,13 @@ def _in_effect(effective: dt.date | None, cessation: dt.date | None, on: dt.date
 
 def _age_rule(target: SeriesDose, on: dt.date) -> SeriesDoseAge | None:
     ages = target.ages
-    if len(ages) == 1 and ages[0].effective is None and ages[0].cessation is None:
-        return ages[0]
     for age in ages:
-        if _in_effect(age.effective, age.cessation, on):
+        # CDSi 4.6 §3.3: the age rule in effect on the date (dose date or as-of date).
+        if (age.effective is None or age.effective <= on) and (
+            age.cessation is None or on < age.cessation
+        ):
             return age
-    return target.ages[0] if target.ages else None
+    return ages[0] if ages else None
 
 
 def _previous_rec(run: _SeriesRun) -> _Rec | None:
@@ -1097,9 +1097,9 @@ def assess(
     validate_patient(schedule, patient, as_of=as_of)
     idx = schedule.index()
     memo = idx.memo
-    by_antigen = _organise(schedule, patient)
-    best_by_antigen: dict[str, tuple[_BestForecast, ...]] = {}
     view = _PatientView(schedule, patient, as_of)
+    by_antigen = _organise(view)
+    best_by_antigen: dict[str, tuple[_BestForecast, ...]] = {}
     evaluations: list[tuple[dt.date, int, DoseEvaluation]] = []
     outcomes: list[SeriesOutcome] = []
     groups = schedule.vaccine_groups
