@@ -776,10 +776,23 @@ def _score(ctx: _Context, runs: list[_SeriesRun], kind: str) -> None:
             r.score = (r.score or 0) + p
 
 
+def _status(ctx: _Context, run: _SeriesRun) -> ForecastStatus:
+    """A series' forecast status, forecasting it on first use.
+
+    Best-series selection often needs only some series' forecasts (a default series with
+    no valid doses anywhere settles a group at once), so forecasts are made on demand.
+    """
+    if not run.forecast_done:
+        _forecast_series(ctx, run)
+    return run.status
+
+
 def _prioritized(ctx: _Context, runs: list[_SeriesRun]) -> _SeriesRun | None:
     """CDSi 4.6 §8.1 to §8.7 for one series group."""
-    all_ci = all(r.status == "contraindicated" for r in runs)
-    candidates = [r for r in runs if r.status != "contraindicated" or all_ci]
+    # SELECTB-24 drops contraindicated series unless all are; contraindications are per
+    # antigen (§7.3), so either every series of the group is contraindicated or none is,
+    # and every series stays a candidate.
+    candidates = runs
     risk_priorities = [r.series.priority for r in runs if r.series.type == "risk"]
     top = min(risk_priorities) if risk_priorities else None
     none_valid = all(r.valid_count == 0 for r in runs)
@@ -798,14 +811,14 @@ def _prioritized(ctx: _Context, runs: list[_SeriesRun]) -> _SeriesRun | None:
             started = first is not None and first < ctx.age(s.max_age_to_start, _MAX_DATE)
             if started or (none_valid and not defaults):
                 scorable.append(r)
-        elif r.status == "complete":
+        elif _status(ctx, r) == "complete":
             scorable.append(r)
     # Table 8-3.
     if not scorable:
         return defaults[0] if len(defaults) == 1 else None
     if len(scorable) == 1:
         return scorable[0]
-    complete = [r for r in scorable if r.status == "complete"]
+    complete = [r for r in scorable if _status(ctx, r) == "complete"]
     in_process = [r for r in scorable if r.status == "not_complete" and r.valid_count > 0]
     if len(complete) == 1:
         return complete[0]
@@ -841,9 +854,12 @@ def _best_series(ctx: _Context) -> list[_SeriesRun]:
             chosen[e] for e in p.series.equivalent_series_groups if e != g and e in chosen
         ]
         # Table 8-14.
-        if p.status == "complete":
+        if _status(ctx, p) == "complete":
             best.append(p)
-        elif any(e.status == "complete" for e in equivalent) or p.series.type == "evaluation_only":
+        elif (
+            any(_status(ctx, e) == "complete" for e in equivalent)
+            or p.series.type == "evaluation_only"
+        ):
             continue
         elif p.series.type == "risk" or not any(e.series.type == "risk" for e in equivalent):
             best.append(p)
@@ -1006,9 +1022,6 @@ def _assess_antigen(
     # "Minimum age to start" (CDSi 4.6 appendix A): a series the patient is too young to
     # start is kept only if it has already been started with a valid dose.
     ctx.runs = [r for r in ctx.runs if _startable(ctx, r)]
-    for run in ctx.runs:
-        if not run.forecast_done:
-            _forecast_series(ctx, run)
     best = _best_series(ctx)
     outcomes = tuple(
         SeriesOutcome(
@@ -1027,6 +1040,7 @@ def _assess_antigen(
             run.score,
         )
         for run in ctx.runs
+        if run.forecast_done
     )
     source = best[0] if best else (ctx.runs[0] if recs and ctx.runs else None)
     evals: list[tuple[int, _Eval, str, str]] = []

@@ -187,7 +187,8 @@ class Assessment:
         as_of: The assessment date.
         evaluations: One evaluation per dose and antigen, in dose date order.
         forecasts: One forecast per vaccine group, in schedule order.
-        series: Every relevant patient series with its outcome (for "why?" answers).
+        series: The relevant patient series whose forecast best-series selection needed
+            (always including the best ones), with their outcomes (for "why?" answers).
     """
 
     as_of: dt.date
