@@ -255,8 +255,16 @@ def test_concurrent_replacers_on_postgres_one_wins(postgres_url: str) -> None:
 
 
 @pytest.mark.postgres
-def test_lost_subject_update_is_a_conflict_on_postgres(postgres_url: str) -> None:
-    backend = open_backend(postgres_url)
+@pytest.mark.parametrize("own_engine", [False, True])
+def test_lost_subject_update_is_a_conflict_on_postgres(
+    postgres_url: str, own_engine: bool
+) -> None:
+    # Also with an engine the caller built (default isolation READ COMMITTED).
+    if own_engine:
+        backend: Backend = SqlAlchemyBackend(sa.create_engine(postgres_url))
+        backend.create_schema()
+    else:
+        backend = open_backend(postgres_url)
     _seed(backend)
     first, second = backend.unit_of_work(), backend.unit_of_work()
     with first, second:

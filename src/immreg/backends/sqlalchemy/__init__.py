@@ -94,7 +94,6 @@ def create_engine(url: str, **kwargs: Any) -> sa.Engine:
         elif parsed.drivername != "postgresql+psycopg":
             # The bulk path speaks psycopg 3's COPY API.
             raise ValidationError("url", "PostgreSQL is reached through psycopg 3: postgresql://")
-        kwargs.setdefault("isolation_level", "REPEATABLE READ")
     elif backend == "sqlite":
         connect_args = kwargs.setdefault("connect_args", {})
         connect_args.setdefault("check_same_thread", False)

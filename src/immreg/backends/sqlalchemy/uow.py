@@ -28,6 +28,7 @@ from immreg.errors import BackendError, ConflictError, ImmregError, NotFoundErro
 from immreg.model import AdministeredDose, AuditEntry, Lot, OrgUnit, Subject, VaccineProduct
 
 __all__ = [
+    "ISOLATION_LEVEL",
     "SqlAlchemyAuditRepository",
     "SqlAlchemyCatalogueRepository",
     "SqlAlchemyDoseRepository",
@@ -37,6 +38,11 @@ __all__ = [
     "SqlAlchemyUnitOfWork",
     "translate_error",
 ]
+
+#: Isolation level of units of work on PostgreSQL: a write over a row that a concurrent
+#: transaction changed after this one's snapshot fails (ConflictError) instead of silently
+#: overwriting it, as the in-memory backend's optimistic commit does.
+ISOLATION_LEVEL = "REPEATABLE READ"
 
 # SQLSTATEs that mean "a concurrent transaction won": serialization failure, deadlock.
 _CONCURRENCY_SQLSTATES = frozenset({"40001", "40P01"})
@@ -488,9 +494,14 @@ class SqlAlchemyUnitOfWork:
         """The unit of work's connection, taken from the pool on first use."""
         if self._conn is None:
             try:
-                self._conn = self.engine.connect()
+                conn = self.engine.connect()
             except sa.exc.DBAPIError as e:
                 _raise_translated(e)
+            if self._dialect == "postgresql":
+                # Set here rather than on the engine so that an engine the caller built
+                # gets it too; psycopg sends it with BEGIN, at no extra round trip.
+                conn.execution_options(isolation_level=ISOLATION_LEVEL)
+            self._conn = conn
         return self._conn
 
     def run(
