@@ -119,6 +119,11 @@ class _PatientView:
         self.active = frozenset(
             o.code for o in patient.observations if o.date is None or o.date <= as_of
         )
+        # For memo keys: (date, vaccine) of every dose and the observations, sorted.
+        self.dated_doses = sorted((d.date, d.vaccine) for d in patient.doses)
+        self.observation_key = tuple(
+            sorted((o.code, o.date or _MIN_DATE) for o in patient.observations)
+        )
 
     def age(self, duration: Duration | None, default: dt.date) -> dt.date:
         """The date the patient reaches an age (``default`` when the age is unset)."""
@@ -1069,19 +1074,19 @@ def _assess_antigen(
 
 
 def _memo_key(
-    patient: Patient, as_of: dt.date, antigen: Antigen, recs: list[_Rec], external: frozenset[str]
+    view: _PatientView, antigen: Antigen, recs: list[_Rec], external: frozenset[str]
 ) -> tuple[object, ...]:
     # Everything an antigen's outcome depends on: birth date, sex, as-of date, its own
     # doses, the other doses its rules look at (live-virus conflicts, "most recent"
     # intervals) and the observations.
     return (
         antigen.name,
-        patient.birth_date,
-        patient.sex,
-        as_of,
-        tuple((r.date, r.vaccine, r.dose.mvx, r.dose.condition) for r in recs),
-        tuple(sorted((d.date, d.vaccine) for d in patient.doses if d.vaccine in external)),
-        tuple(sorted((o.code, o.date or _MIN_DATE) for o in patient.observations)),
+        view.dob,
+        view.patient.sex,
+        view.as_of,
+        tuple([(r.date, r.vaccine, r.dose.mvx, r.dose.condition) for r in recs]),
+        tuple([d for d in view.dated_doses if d[1] in external]) if external else (),
+        view.observation_key,
     )
 
 
@@ -1127,7 +1132,7 @@ def assess(
         recs = by_antigen.get(antigen.name, [])
         # The outcome is a pure function of the key, so identical inputs (children born
         # the same day, assessed the same day, with the same doses) share one result.
-        key = _memo_key(patient, as_of, antigen, recs, idx.external[antigen.name])
+        key = _memo_key(view, antigen, recs, idx.external[antigen.name])
         result = memo.get(key)
         if not isinstance(result, _AntigenResult):
             result = _assess_antigen(schedule, view, antigen, recs)
