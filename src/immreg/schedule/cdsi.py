@@ -283,6 +283,7 @@ def _series(el: ET.Element, antigen: str, where: str) -> Series:
                 begin_age=_dur(ind, "beginAge", f"{where}.indication"),
                 end_age=_dur(ind, "endAge", f"{where}.indication"),
                 description=_text(ind, "description"),
+                source=_SOURCE,
             )
             for ind in el.findall("indication")
             if _opt(ind.find("observationCode"), "code")
@@ -401,6 +402,7 @@ def load_cdsi(directory: str | Path) -> Schedule:
             name=_text(g, "name"),
             antigens=tuple(members.get(_text(g, "name"), ())),
             administer_full=_yes(g, "administerFullVaccineGroup"),
+            source=_SOURCE,
         )
         for g in sched.findall("vaccineGroups/vaccineGroup")
     )
@@ -411,6 +413,8 @@ def load_cdsi(directory: str | Path) -> Schedule:
             begin_age=_dur(a, "associationBeginAge", where),
             end_age=_dur(a, "associationEndAge", where),
             name=_text(m, "shortDescription"),
+            rule_id=f"vaccine {_text(m, 'cvx')}/{_text(a, 'antigen')}",
+            source=_SOURCE,
         )
         for m in sched.findall("cvxToAntigenMap/cvxMap")
         for a in m.findall("association")

@@ -215,6 +215,10 @@ def _with_rule_ids(schedule: Schedule) -> Schedule:
             attrs.evolve(c, rule_id=c.rule_id or f"live virus conflict {c.previous}->{c.current}")
             for c in schedule.conflicts
         ),
+        vaccines=tuple(
+            attrs.evolve(v, rule_id=v.rule_id or f"vaccine {v.vaccine}/{v.antigen}")
+            for v in schedule.vaccines
+        ),
     )
 
 

@@ -271,12 +271,14 @@ class Indication:
         begin_age: Age from which the indication applies, if limited.
         end_age: Age from which it no longer applies, if limited.
         description: What the indication means.
+        source: Citation of the rule's source.
     """
 
     observation: str
     begin_age: Duration | None = None
     end_age: Duration | None = None
     description: str = ""
+    source: str = ""
 
 
 @attrs.frozen
@@ -443,6 +445,8 @@ class CvxAssociation:
         begin_age: Age from which the association holds, if limited.
         end_age: Age from which it no longer holds, if limited.
         name: Short description of the vaccine.
+        rule_id: Stable identifier, e.g. ``"vaccine 110/HepB"``.
+        source: Citation of the rule's source (a product licence, a circular).
     """
 
     vaccine: str
@@ -450,6 +454,8 @@ class CvxAssociation:
     begin_age: Duration | None = None
     end_age: Duration | None = None
     name: str = ""
+    rule_id: str = ""
+    source: str = ""
 
 
 @attrs.frozen
@@ -461,11 +467,13 @@ class VaccineGroup:
         antigens: The antigens in the group.
         administer_full: Whether the whole group is given together ("administer full
             vaccine group"; FORECASTDN-2: minimum dose number if so, maximum otherwise).
+        source: Citation of the grouping's source.
     """
 
     name: str
     antigens: tuple[str, ...] = ()
     administer_full: bool = False
+    source: str = ""
 
 
 @attrs.frozen
