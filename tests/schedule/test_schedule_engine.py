@@ -200,3 +200,18 @@ def test_no_clock_is_read(mini: Schedule) -> None:
     b = forecast(mini, patient(), as_of=days(30))[0]
     assert a.forecast_dose_number == 1
     assert b.earliest != a.earliest
+
+
+def test_why_names_the_deciding_rule_and_its_source(mini: Schedule) -> None:
+    from immreg.schedule.explain import rule, why
+
+    a = assess(mini, patient((0, "HB"), (60, "PENTA"), (75, "PENTA")), as_of=days(80))
+    lines = why(mini, a, "HepB")
+    assert lines[0] == "HepB: dose 3 is next."
+    assert "earliest 2024-04-27 (min_interval): HepB/birth+3/dose 3/interval" in lines[1]
+    assert "at least 4 weeks (absolute 4 weeks - 4 days) after the previous dose" in lines[1]
+    assert "source: test" in lines[1]
+    assert any("dose d2 for HepB: not_valid (interval_too_soon)" in line for line in lines)
+    assert rule(mini, "HepB/birth+3/dose 3/interval") is not None
+    assert rule(mini, "no such rule") is None
+    assert why(mini, a, "Nope") == ["Nope: not in this schedule"]

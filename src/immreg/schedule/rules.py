@@ -494,6 +494,8 @@ class ScheduleIndex:
             delay it, by the earlier (conflicting) vaccine code.
         vaccine_rules: Per series dose (by ``id()``), its preferable and allowable
             vaccine rules by vaccine code.
+        rules: Every rule by ``rule_id``, filled on first use by
+            :func:`immreg.schedule.explain.rule`.
         memo: The engine's cache of per-antigen outcomes (bounded; see the engine).
     """
 
@@ -508,6 +510,7 @@ class ScheduleIndex:
     forecast_conflicts: dict[int, dict[str, tuple[LiveVirusConflict, ...]]]
     vaccine_rules: dict[int, tuple[dict[str, tuple[VaccineRule, ...]], ...]]
     memo: dict[object, object] = attrs.field(factory=dict, eq=False, repr=False)
+    rules: dict[str, object] = attrs.field(factory=dict, eq=False, repr=False)
 
 
 @attrs.frozen
