@@ -6,7 +6,9 @@ number, earliest, recommended and past-due dates all match (a blank expected dat
 no date is expected). The expected ``earliest`` is CDSi's minimum-age/interval date,
 without the 4-day grace period, which is exactly what the engine reports.
 
-Run it as ``python -m immreg.schedule.cdsi_cases [--cases FILE] [--data DIR]``.
+Run it as ``python -m immreg.schedule.cdsi_cases [--cases FILE] [--data DIR] [--quiet]``;
+the defaults come from ``IMMREG_CDSI_DIR`` (the directory holding
+``testcases-healthy-v4.45.json`` and ``supporting-data-4.64/``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -263,8 +266,12 @@ def format_report(report: Report, *, failures: bool = True) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point: print the pass-rate table and the failing cases."""
+    # A command line may read the environment: IMMREG_CDSI_DIR, else the repository's
+    # sibling "shared/cdsi" directory (as the tests do).
     here = Path(__file__).resolve()
-    default_dir = here.parents[3].parent / "shared" / "cdsi"
+    default_dir = Path(
+        os.environ.get("IMMREG_CDSI_DIR", here.parents[3].parent / "shared" / "cdsi")
+    )
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default=str(default_dir / "testcases-healthy-v4.45.json"))
     parser.add_argument("--data", default=str(default_dir / "supporting-data-4.64"))
