@@ -2,12 +2,14 @@
 
 Runs :mod:`immreg.testing.machines` for the pairs memory–SQLite file, memory–PostgreSQL and
 SQLite file–PostgreSQL. ``IMMREG_AGREEMENT_EXAMPLES`` sets the examples per pair (25 by
-default; CI sets 200); each example is at most 15 steps. Every example gets fresh stores:
-a new memory backend, a new SQLite file, a new PostgreSQL schema (dropped afterwards).
+default; CI sets 200); each example is at most 15 steps. Every example gets empty stores:
+a new memory backend, a new SQLite file, and a PostgreSQL schema (one per test process,
+dropped at exit) emptied with TRUNCATE.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -74,25 +76,62 @@ def sqlite_file() -> Backend:
     return _Disposable(backend, lambda: shutil.rmtree(directory, ignore_errors=True))
 
 
+class _PostgresSchema:
+    """One schema per test process: migrated once, emptied with TRUNCATE before each example.
+
+    Creating and migrating a schema for every example costs more than the example itself;
+    TRUNCATE of every table but Alembic's gives the same empty store.
+    """
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.tables: list[str] = []
+        self.admin: Any = None
+        self.schema = f"agree_{uuid.uuid4().hex[:12]}"
+
+    def open(self) -> Backend:
+        if not POSTGRES_URL:
+            raise RuntimeError("IMMREG_TEST_POSTGRES_URL is not set")
+        import sqlalchemy as sa
+
+        if self.admin is None:
+            self.admin = sa.create_engine(POSTGRES_URL, poolclass=sa.NullPool)
+            with self.admin.begin() as conn:
+                conn.execute(sa.text(f'create schema "{self.schema}"'))
+            atexit.register(self.drop)
+            sep = "&" if "?" in POSTGRES_URL else "?"
+            self.url = f"{POSTGRES_URL}{sep}options={quote(f'-csearch_path={self.schema}')}"
+            backend = open_backend(self.url)
+            with self.admin.connect() as conn:
+                self.tables = list(
+                    conn.execute(
+                        sa.text(
+                            "select tablename from pg_tables where schemaname = :s"
+                            " and tablename <> 'alembic_version' order by tablename"
+                        ),
+                        {"s": self.schema},
+                    ).scalars()
+                )
+            return backend
+        names = ", ".join(f'"{self.schema}"."{t}"' for t in self.tables)
+        with self.admin.begin() as conn:
+            conn.execute(sa.text(f"truncate {names} restart identity cascade"))
+        return open_backend(self.url, create_schema=False)
+
+    def drop(self) -> None:
+        import sqlalchemy as sa
+
+        with self.admin.begin() as conn:
+            conn.execute(sa.text(f'drop schema if exists "{self.schema}" cascade'))
+        self.admin.dispose()
+
+
+_SCHEMA = _PostgresSchema()
+
+
 def postgres() -> Backend:
-    """A fresh PostgreSQL schema, dropped on close."""
-    if not POSTGRES_URL:
-        raise RuntimeError("IMMREG_TEST_POSTGRES_URL is not set")
-    import sqlalchemy as sa
-
-    schema = f"agree_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_URL, poolclass=sa.NullPool)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'create schema "{schema}"'))
-    sep = "&" if "?" in POSTGRES_URL else "?"
-    backend = open_backend(f"{POSTGRES_URL}{sep}options={quote(f'-csearch_path={schema}')}")
-
-    def drop() -> None:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'drop schema "{schema}" cascade'))
-        admin.dispose()
-
-    return _Disposable(backend, drop)
+    """An emptied PostgreSQL schema (see :class:`_PostgresSchema`)."""
+    return _SCHEMA.open()
 
 
 def _postgres_skip_reason() -> str | None:
