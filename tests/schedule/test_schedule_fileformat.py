@@ -90,6 +90,48 @@ def test_bad_files_name_the_field(mutate: object, field: str, words: str) -> Non
     assert words in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda d: d["vaccines"][0].update(antigen="HepC"), "vaccines[0].antigen"),
+        (
+            lambda d: d["vaccine_groups"][1]["antigens"].append("Mumps"),
+            "vaccine_groups[1].antigens[2]",
+        ),
+        (
+            lambda d: d["antigens"][1]["series"][0].update(antigen="HepB"),
+            "antigens[1].series[0].antigen",
+        ),
+        (
+            lambda d: d["antigens"][0]["series"][0].update(vaccine_group="MR"),
+            "antigens[0].series[0].vaccine_group",
+        ),
+        (
+            lambda d: d["antigens"][0]["series"][0]["doses"][2].update(number=4),
+            "antigens[0].series[0].doses[2].number",
+        ),
+        (
+            lambda d: d["antigens"][0]["series"][0]["doses"][1]["preferable_vaccines"][0].update(
+                vaccine="MR"
+            ),
+            "antigens[0].series[0].doses[1].preferable_vaccines[0].vaccine",
+        ),
+        (
+            lambda d: d["antigens"][0]["series"][0]["doses"][1]["intervals"][0].update(
+                reference="target_dose", target_dose=2
+            ),
+            "antigens[0].series[0].doses[1].intervals[0].target_dose",
+        ),
+    ],
+)
+def test_references_the_engine_would_ignore_are_errors(mutate: object, field: str) -> None:
+    data = _mini()
+    mutate(data)  # type: ignore[operator]
+    with pytest.raises(ValidationError) as info:
+        load(json.dumps(data))
+    assert field in [e.field for e in info.value.errors], info.value.errors
+
+
 def test_not_json() -> None:
     with pytest.raises(ValidationError) as info:
         load("{not json")

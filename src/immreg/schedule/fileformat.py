@@ -125,7 +125,70 @@ def loads_dict(data: Any) -> Schedule:
             errors.append(FieldError(_path(where), text or message))
         raise ValidationError(errors=errors) from e
     _check_sources(schedule)
+    _check_references(schedule)
     return _with_rule_ids(schedule)
+
+
+def _check_references(schedule: Schedule) -> None:
+    """Reject references the engine would silently ignore (names, codes, dose numbers)."""
+    problems: list[FieldError] = []
+    antigens = {a.name for a in schedule.antigens}
+    groups = {g.name: g for g in schedule.vaccine_groups}
+    mapped: dict[str, set[str]] = {}
+    for i, v in enumerate(schedule.vaccines):
+        if v.antigen not in antigens:
+            problems.append(FieldError(f"vaccines[{i}].antigen", f"no antigen {v.antigen!r}"))
+        mapped.setdefault(v.antigen, set()).add(v.vaccine)
+    for i, g in enumerate(schedule.vaccine_groups):
+        for j, name in enumerate(g.antigens):
+            if name not in antigens:
+                problems.append(
+                    FieldError(f"vaccine_groups[{i}].antigens[{j}]", f"no antigen {name!r}")
+                )
+    for i, antigen in enumerate(schedule.antigens):
+        for j, series in enumerate(antigen.series):
+            where = f"antigens[{i}].series[{j}]"
+            if series.antigen != antigen.name:
+                problems.append(
+                    FieldError(f"{where}.antigen", f"must be {antigen.name!r}, its antigen")
+                )
+            group = groups.get(series.vaccine_group)
+            if group is None or antigen.name not in group.antigens:
+                problems.append(
+                    FieldError(
+                        f"{where}.vaccine_group",
+                        f"no vaccine group {series.vaccine_group!r} holding {antigen.name!r}",
+                    )
+                )
+            for k, dose in enumerate(series.doses):
+                dw = f"{where}.doses[{k}]"
+                if dose.number != k + 1:
+                    problems.append(FieldError(f"{dw}.number", f"must be {k + 1}"))
+                for m, iv in enumerate((*dose.intervals, *dose.allowable_intervals)):
+                    if iv.reference == "target_dose" and not (
+                        iv.target_dose is not None and 1 <= iv.target_dose <= k
+                    ):
+                        problems.append(
+                            FieldError(
+                                f"{dw}.intervals[{m}].target_dose",
+                                f"must name an earlier dose (1 to {k})",
+                            )
+                        )
+                for kind, rules in (
+                    ("preferable_vaccines", dose.preferable_vaccines),
+                    ("allowable_vaccines", dose.allowable_vaccines),
+                ):
+                    for m, rule in enumerate(rules):
+                        if rule.vaccine not in mapped.get(antigen.name, ()):
+                            problems.append(
+                                FieldError(
+                                    f"{dw}.{kind}[{m}].vaccine",
+                                    f"vaccine {rule.vaccine!r} is not mapped to {antigen.name!r}"
+                                    " in 'vaccines'",
+                                )
+                            )
+    if problems:
+        raise ValidationError(errors=problems)
 
 
 def _check_sources(schedule: Schedule) -> None:
