@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 import phonenumbers
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from immreg.errors import ValidationError
@@ -215,6 +215,7 @@ def test_a_number_of_another_region() -> None:
     assert normalize_phone("(650) 253-0000", region="US") == "+16502530000"
 
 
+@settings(deadline=None)
 @given(ist.subjects())
 def test_generated_subjects_keep_their_residences_in_order(subject: Subject) -> None:
     starts = [r.start for r in subject.residences]
@@ -250,6 +251,7 @@ def test_parent_links_are_effective_dated() -> None:
     assert unit.parent_on(D(1999, 12, 31)) is None
 
 
+@settings(deadline=None)
 @given(ist.administered_doses())
 def test_same_content_ignores_version_and_void_state(dose: AdministeredDose) -> None:
     bumped = attrs.evolve(dose, version=dose.version + 1, voided=True, void_reason="nhầm")
@@ -292,6 +294,7 @@ def test_gtins_have_a_correct_check_digit(gtin: str) -> None:
     assert (total + check) % 10 == 0
 
 
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ist.registry_worlds())
 def test_registry_worlds_are_consistent(world: ist.RegistryWorld) -> None:
     units = {u.id for u in world.org_units}

@@ -43,7 +43,7 @@ def _fields(e: ValidationError) -> list[str]:
 
 @pytest.mark.parametrize("cls", list(STRATEGIES), ids=lambda c: c.__name__)
 def test_round_trip_of_every_model_type(cls: type[Any]) -> None:
-    @settings(max_examples=50)
+    @settings(max_examples=50, deadline=None)
     @given(STRATEGIES[cls])
     def check(value: Any) -> None:
         assert structure(unstructure(value), cls) == value
@@ -65,6 +65,7 @@ def test_model_strategies_cover_every_model_class() -> None:
     assert classes == set(STRATEGIES)
 
 
+@settings(deadline=None)
 @given(st.sampled_from(list(STRATEGIES)).flatmap(lambda c: STRATEGIES[c]))
 def test_dumps_is_stable_json_with_sorted_keys_and_real_letters(value: Any) -> None:
     text = dumps(value)

@@ -310,6 +310,14 @@ def _counts(backend: Backend) -> tuple[int, int]:
 class UnitOfWorkContract(ContractBase):
     """:class:`~immreg.ports.UnitOfWork`: atomic, isolated, rolled back unless committed."""
 
+    def test_is_a_unit_of_work(self, backend: Backend) -> None:
+        uow = backend.unit_of_work()
+        assert isinstance(uow, UnitOfWork)
+        with uow as entered:
+            assert entered is uow
+            assert uow.scope is None
+        assert isinstance(backend.url, str)
+
     def test_nothing_is_kept_without_commit(self, backend: Backend) -> None:
         self.seed(backend)
         with backend.unit_of_work() as uow:
@@ -464,12 +472,15 @@ class UnitOfWorkContract(ContractBase):
             a.commit()
 
             def write_second() -> None:
+                b.subjects.add(subject("s-b"))
                 b.doses.replace(second, expected_version=1)
                 b.commit()
 
             with pytest.raises(ConflictError):
                 write_second()
         assert self.read(backend, lambda u: u.doses.get("d1")) == first
+        # Nothing of the losing unit of work was kept.
+        assert self.read(backend, lambda u: u.subjects.find("s-b")) is None
 
     def test_committed_data_is_seen_by_a_backend_opened_on_the_same_url(
         self, backend: Backend
