@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -148,3 +149,42 @@ def test_the_same_vaccine_twice_in_one_day_counts_once(
         if e.dose_id.startswith("twin") and e.status == "valid"
     )
     assert all(n <= 1 for n in valid.values()), valid
+
+
+MINI = Path(__file__).parent / "data" / "mini-epi.json"
+MINI_PRODUCTS = {"HepB": ("HB", "PENTA"), "Measles": ("MEAS", "MR"), "Varicella": ("VAR",)}
+
+
+@PROPERTY
+@given(
+    st.integers(0, 6 * 365),
+    st.sampled_from(sorted(MINI_PRODUCTS)),
+    st.lists(st.integers(0, 6 * 365), max_size=6),
+    st.data(),
+)
+def test_two_doses_of_one_antigen_on_one_day_never_both_count(
+    age: int, antigen: str, others: list[int], data: st.DataObject
+) -> None:
+    # On a schedule whose intervals are never zero days (tests/schedule/data/mini-epi.json),
+    # whatever the products. (CDSi itself lets two *different* products count on one day
+    # where its data allows a zero-day interval: CDC case 2018-0009, ZVL and RZV.)
+    from immreg.schedule import load_schedule
+
+    schedule = load_schedule(str(MINI))
+    dob = dt.date(2019, 1, 1)
+    as_of = dob + dt.timedelta(days=6 * 365)
+    products = MINI_PRODUCTS[antigen]
+    doses = [
+        Dose(f"o{i}", dob + dt.timedelta(days=d), data.draw(st.sampled_from(products)))
+        for i, d in enumerate(others)
+    ]
+    when = dob + dt.timedelta(days=age)
+    doses += [
+        Dose("twin-a", when, data.draw(st.sampled_from(products))),
+        Dose("twin-b", when, data.draw(st.sampled_from(products))),
+    ]
+    a = assess(schedule, Patient(dob, "F", tuple(doses)), as_of=as_of)
+    valid = Counter(
+        e.antigen for e in a.evaluations if e.dose_id.startswith("twin") and e.status == "valid"
+    )
+    assert all(n <= 1 for n in valid.values()), a.evaluations
