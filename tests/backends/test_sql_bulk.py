@@ -16,6 +16,7 @@ from _data import batch, subject, tree
 
 from immreg.backends import open_backend
 from immreg.errors import ConflictError, NotFoundError
+from immreg.model import Caregiver
 from immreg.ports import Backend, BulkBatch
 
 LOADER = Path(__file__).resolve().parent / "bulk_loader.py"
@@ -157,3 +158,19 @@ def test_two_loaders_of_the_same_batch_store_it_once(
         assert uow.doses.count() == 500
     other.close()
     backend.close()
+
+
+def test_bulk_text_survives_copy_escaping(backend: Backend) -> None:
+    _with_tree(backend)
+    tricky = subject(
+        "tricky",
+        "C1",
+        family_name="Nguyễn \\N",
+        caregivers=[
+            Caregiver('Bà "Tư" \\ Lê', relationship="bà ngoại", phone="+84912345678"),
+            Caregiver("Ông Ba", relationship="ông", sms_opt_out=True),
+        ],
+    )
+    assert backend.load_batch(BulkBatch("T", 0, [tricky], [])) is True
+    with backend.unit_of_work() as uow:
+        assert uow.subjects.get("tricky") == tricky

@@ -33,11 +33,8 @@ from immreg.ports import BulkBatch
 
 __all__ = ["COPY_TYPES", "copy_rows", "load_batch"]
 
-#: PostgreSQL type names of each copied table's columns, in column order, for binary COPY.
+#: PostgreSQL type names of the columns of the tables copied in binary format, in order.
 COPY_TYPES: dict[str, list[str]] = {
-    "subjects": [
-        "varchar", "varchar", "varchar", "date", "varchar", "varchar", "varchar", "date", "jsonb",
-    ],
     "residences": ["varchar", "int4", "varchar", "date", "date"],
     "doses": [
         "varchar", "varchar", "varchar", "date", "varchar", "varchar", "varchar", "varchar",
@@ -81,24 +78,29 @@ def copy_rows(
     rows: Iterable[Sequence[Any]],
     *,
     into: str | None = None,
+    binary: bool = True,
 ) -> None:
-    """COPY rows into a PostgreSQL table in binary format through a psycopg connection.
+    """COPY rows into a PostgreSQL table through a psycopg connection.
 
     Args:
         driver_connection: A :class:`psycopg.Connection` (inside the caller's transaction).
-        table: One of the tables in :data:`COPY_TYPES`, naming the column types.
+        table: The table; for binary format, one of :data:`COPY_TYPES`.
         columns: The table's columns, in the order of the values in each row.
         rows: The rows.
         into: The table to copy into, when it is not ``table`` (a table of the same
             columns, e.g. a benchmark's baseline).
+        binary: Binary format (the fastest for dates and numbers); text format otherwise,
+            where each value is dumped by its Python type.
     """
     cols = ", ".join(f'"{c}"' for c in columns)
     target = into if into is not None else table
+    options = " (FORMAT BINARY)" if binary else ""
     with (
         driver_connection.cursor() as cursor,
-        cursor.copy(f'COPY "{target}" ({cols}) FROM STDIN (FORMAT BINARY)') as copy,
+        cursor.copy(f'COPY "{target}" ({cols}) FROM STDIN{options}') as copy,
     ):
-        copy.set_types(COPY_TYPES[table])
+        if binary:
+            copy.set_types(COPY_TYPES[table])
         for row in rows:
             copy.write_row(row)
 
@@ -108,8 +110,10 @@ def _write_postgresql(
 ) -> None:
     driver = conn.connection.driver_connection
     if batch_subjects:
-        copy_rows(driver, "subjects", subjects.c.keys(),
-                  map(mapping.subject_tuple, batch_subjects))  # fmt: skip
+        # Text format: the caregivers' JSON goes in as text, which jsonb's input parses
+        # (binary jsonb made psycopg serialize the JSON itself, measurably slower).
+        subject_rows = [mapping.subject_tuple(s) for s in batch_subjects]
+        copy_rows(driver, "subjects", subjects.c.keys(), subject_rows, binary=False)
         copy_rows(driver, "residences", residences.c.keys(), _residence_tuples(batch_subjects))
     if batch_doses:
         copy_rows(driver, "doses", doses.c.keys(), map(mapping.dose_tuple, batch_doses))

@@ -9,6 +9,7 @@ cannot become a domain object unnoticed.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -85,7 +86,7 @@ def subject_to_row(subject: Subject) -> dict[str, Any]:
 
 
 def subject_tuple(subject: Subject) -> tuple[Any, ...]:
-    """The ``subjects`` row as a tuple in column order (for COPY)."""
+    """The ``subjects`` row as a tuple in column order, caregivers as JSON text (for COPY)."""
     return (
         subject.id,
         subject.family_name,
@@ -95,7 +96,7 @@ def subject_tuple(subject: Subject) -> tuple[Any, ...]:
         subject.national_code,
         subject.mother_id,
         subject.deceased_on,
-        _caregivers_json(subject),
+        json.dumps(_caregivers_json(subject), ensure_ascii=False),
     )
 
 
