@@ -101,6 +101,8 @@ class _SeriesRun:
     valid_count: int = 0  # target doses satisfied (SELECTB-21)
     last_reference: _Rec | None = None  # the "previous dose" of CALCDTINT-1 so far
     inadvertent: list[_Rec] = attrs.field(factory=list)  # inadvertent administrations
+    dose_status: dict[int, str] = attrs.field(factory=dict)  # by id() of the Dose
+    first_valid: dt.date | None = None  # date of the first valid dose
 
 
 class _PatientView:
@@ -440,7 +442,6 @@ def _conflict(ctx: _Context, run: _SeriesRun, rec: _Rec) -> str | None:
     conflicts = ctx.index.conflicts.get(rec.vaccine)
     if not conflicts:
         return None
-    mine = run.recs
     by_vaccine = ctx.doses_by_vaccine
     for c in conflicts:
         for d in by_vaccine.get(c.previous, ()):
@@ -448,10 +449,7 @@ def _conflict(ctx: _Context, run: _SeriesRun, rec: _Rec) -> str | None:
                 continue
             # CALCDTCONFLICT-2: a valid (or unevaluated) earlier dose ends the conflict at
             # the minimum end; a not-valid one at the full end.
-            status: str | None = None
-            for i2, ev in run.evals.items():
-                if mine[i2].dose is d:
-                    status = ev.status
+            status = run.dose_status.get(id(d))
             end = c.min_end if status in (None, "valid") else c.end
             if add(d.date, c.begin) <= rec.date < add(d.date, end):
                 return c.rule_id
@@ -481,6 +479,7 @@ def _evaluate_series(ctx: _Context, run: _SeriesRun) -> None:
         target = run.targets[t]
         ev = _evaluate_dose(ctx, run, rec, target, t + 1)
         run.evals[rec.index] = ev
+        run.dose_status[id(rec.dose)] = ev.status
         done.append(rec)
         if ev.inadvertent:
             run.inadvertent.append(rec)
@@ -489,6 +488,8 @@ def _evaluate_series(ctx: _Context, run: _SeriesRun) -> None:
         if ev.status == "valid":
             run.state[t] = "satisfied"
             run.valid_count += 1
+            if run.first_valid is None:
+                run.first_valid = rec.date
             run.satisfied_by[t] = rec
             if target.recurring:
                 # Step 5a: a recurring dose is followed by a copy of itself.
@@ -798,6 +799,9 @@ def _prioritized(ctx: _Context, runs: list[_SeriesRun]) -> _SeriesRun | None:
     # antigen (§7.3), so either every series of the group is contraindicated or none is,
     # and every series stays a candidate.
     candidates = runs
+    if len(runs) == 1 and runs[0].series.default:
+        # Table 8-3 settles a lone default series whether or not it is scorable.
+        return runs[0]
     risk_priorities = [r.series.priority for r in runs if r.series.type == "risk"]
     top = min(risk_priorities) if risk_priorities else None
     none_valid = all(r.valid_count == 0 for r in runs)
@@ -809,10 +813,7 @@ def _prioritized(ctx: _Context, runs: list[_SeriesRun]) -> _SeriesRun | None:
             if s.priority == top:
                 scorable.append(r)
         elif s.type == "standard":
-            first = min(
-                (rec.date for i, rec in r.satisfied_by.items()),
-                default=None,
-            )
+            first = r.first_valid
             started = first is not None and first < ctx.age(s.max_age_to_start, _MAX_DATE)
             if started or (none_valid and not defaults):
                 scorable.append(r)
