@@ -7,15 +7,19 @@ weeks and days, which are added or subtracted last. A date that does not exist a
 year and month steps moves forward to the first day of the next month, so
 ``03/31 + 6 months = 10/01`` and ``01/31 + 6 months - 4 days = 07/27``.
 
-Durations are parsed once, when a schedule is loaded, and kept as :class:`Duration` values;
-the engine only ever calls :func:`add`.
+Years and months are applied together (a year is twelve months) before the day is checked,
+so ``02/29 + 1 year + 1 month`` is ``03/29`` of the next year; the CDSi data never combine
+the two in a way where this differs from applying them one after the other, except from a
+29 February.
+
+Durations are parsed once, when a schedule is loaded, and kept as :class:`Duration` values
+(equal texts share one object); the engine only ever calls :func:`add`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from functools import lru_cache
 
 import attrs
 
@@ -44,6 +48,13 @@ class Duration:
     months: int = 0
     days: int = 0
     text: str = attrs.field(default="", eq=False, hash=False)
+    # Derived once: the day part as a timedelta and the whole-month part, for add().
+    delta: dt.timedelta = attrs.field(init=False, eq=False, hash=False, repr=False)
+    total_months: int = attrs.field(init=False, eq=False, hash=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "delta", dt.timedelta(days=self.days))
+        object.__setattr__(self, "total_months", self.years * 12 + self.months)
 
     def __str__(self) -> str:
         return self.text or _render(self.years, self.months, self.days)
@@ -117,22 +128,6 @@ def parse_duration(text: str, *, field: str = "duration") -> Duration:
 _INTERNED: dict[str, Duration] = {}
 
 
-@lru_cache(maxsize=1 << 18)
-def _add(when: dt.date, years: int, months: int, days: int) -> dt.date:
-    if years or months:
-        # CALCDT-1/2/6: years then months, day held constant.
-        total = when.year * 12 + (when.month - 1) + years * 12 + months
-        y, m0 = divmod(total, 12)
-        m = m0 + 1
-        try:
-            when = dt.date(y, m, when.day)
-        except ValueError:
-            # CALCDT-5: a date that does not exist moves to the first of the next month.
-            when = dt.date(y + 1, 1, 1) if m == 12 else dt.date(y, m + 1, 1)
-    # CALCDT-3/4: weeks and days are added (or subtracted) last, as a total of days.
-    return when + dt.timedelta(days=days) if days else when
-
-
 def add(when: dt.date, duration: Duration) -> dt.date:
     """Add a duration to a date by the CDSi rules (CDSi 4.6 §3.4, CALCDT-1 to CALCDT-6).
 
@@ -147,7 +142,26 @@ def add(when: dt.date, duration: Duration) -> dt.date:
         >>> add(dt.date(2000, 3, 31), parse_duration("6 months"))
         datetime.date(2000, 10, 1)
     """
-    return _add(when, duration.years, duration.months, duration.days)
+    months = duration.total_months
+    if months:
+        # CALCDT-1/2/6: years then months, the day held constant; adding whole years then
+        # whole months lands on the same month as adding their total.
+        total = when.year * 12 + when.month - 1 + months
+        year, month0 = divmod(total, 12)
+        day = when.day
+        if day > 28 and day > _month_days(year, month0 + 1):
+            # CALCDT-5: a date that does not exist moves to the first of the next month.
+            when = dt.date(year + 1, 1, 1) if month0 == 11 else dt.date(year, month0 + 2, 1)
+        else:
+            when = dt.date(year, month0 + 1, day)
+    # CALCDT-3/4: weeks and days are added (or subtracted) last, as a total of days.
+    return when + duration.delta if duration.days else when
+
+
+def _month_days(year: int, month: int) -> int:
+    if month == 2:
+        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
+    return 30 if month in (4, 6, 9, 11) else 31
 
 
 def parse_date(text: str, *, field: str = "date") -> dt.date:
