@@ -84,6 +84,13 @@ UNITS = (*(u.id for u in SEED.org_units), "NOWHERE")
 LOTS = (None, "L001", "OLD1", "X9")
 REASONS = ("Nhập nhầm", "Ghi trùng", "wrong date", "Sai lô", "", "   ")
 _KNOWN_UNITS = {u.id for u in SEED.org_units}
+# The seed tree's subtrees (its parent links never end, so they hold on every day).
+_SUBTREE = {
+    "VN": _KNOWN_UNITS,
+    "HN": {"HN", "HN-BD", "HN-BD-S1"},
+    "HN-BD": {"HN-BD", "HN-BD-S1"},
+    "HCM": {"HCM", "HCM-Q1"},
+}
 _KNOWN_PRODUCTS = {p.code for p in SEED.products}
 _LOT_EXPIRY = {(lot.product_code, lot.lot_number): lot.expiry for lot in SEED.lots}
 
@@ -534,6 +541,28 @@ class RegistryAgreementMachine(RuleBasedStateMachine):
                 assert uow.subjects.find_by_code(temp.national_code or "") is None
                 assert uow.doses.find(f"tmp-d{n}") is None
                 assert uow.audit.list_for("subject", temp.id) == []
+
+    @rule(scope=st.sampled_from(sorted(_SUBTREE)))
+    def read_in_scope(self, scope: str) -> None:
+        """Count and list through a scoped unit of work: out-of-scope people are left out."""
+        units = _SUBTREE[scope]
+        visible = {
+            s.id
+            for s in self.model.subjects.values()
+            if any(r.org_unit_id in units for r in s.residences)
+        }
+        doses = sum(1 for d in self.model.doses.values() if d.subject_id in visible)
+        residents = sorted(
+            i for i in visible if self.model.subjects[i].residence_on(AS_OF) in _KNOWN_UNITS
+        )
+        for name, backend in zip(self.names, self.backends, strict=True):
+            with backend.unit_of_work(scope=scope) as uow:
+                got = (
+                    uow.subjects.count(),
+                    uow.doses.count(),
+                    [s.id for s in uow.subjects.list_resident(sorted(_KNOWN_UNITS), on=AS_OF)],
+                )
+            assert got == (len(visible), doses, residents), f"{name} in scope {scope}"
 
     @rule(data=st.data(), include_voided=st.booleans())
     def read_history(self, data: st.DataObject, include_voided: bool) -> None:
