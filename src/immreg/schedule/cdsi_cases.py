@@ -265,7 +265,11 @@ def format_report(report: Report, *, failures: bool = True) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point: print the pass-rate table and the failing cases."""
+    """Command-line entry point: print the pass-rate table and the failing cases.
+
+    Returns:
+        0 when every case passes, 1 otherwise.
+    """
     # A command line may read the environment: IMMREG_CDSI_DIR, else the repository's
     # sibling "shared/cdsi" directory (as the tests do).
     here = Path(__file__).resolve()
@@ -282,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     schedule = load_schedule(f"cdsi:{args.data}")
     report = run_cases(schedule, load_cases(args.cases))
     print(format_report(report, failures=not args.quiet))
-    return 0
+    return 0 if not report.failures() else 1
 
 
 if __name__ == "__main__":
