@@ -215,3 +215,15 @@ def test_why_names_the_deciding_rule_and_its_source(mini: Schedule) -> None:
     assert rule(mini, "HepB/birth+3/dose 3/interval") is not None
     assert rule(mini, "no such rule") is None
     assert why(mini, a, "Nope") == ["Nope: not in this schedule"]
+
+
+def test_a_pickled_schedule_builds_its_own_index(mini: Schedule) -> None:
+    import pickle
+
+    p = patient((0, "HB"), (60, "PENTA"))
+    expected = assess(mini, p, as_of=days(90))
+    copy = pickle.loads(pickle.dumps(mini))
+    assert copy == mini
+    assert copy.index() is not mini.index()
+    assert not copy.index().memo
+    assert assess(copy, p, as_of=days(90)) == expected

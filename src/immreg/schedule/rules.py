@@ -540,6 +540,16 @@ class Schedule:
         factory=list, init=False, eq=False, repr=False, hash=False
     )
 
+    def __getstate__(self) -> dict[str, object]:
+        # The index is keyed by object identity and holds a memo: it never travels (to a
+        # worker process, say); the copy builds its own on first use.
+        return {a.name: getattr(self, a.name) for a in attrs.fields(Schedule) if a.init}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_index", [])
+
     def index(self) -> ScheduleIndex:
         """Return the look-up tables for this schedule, built on first use."""
         if self._index:
