@@ -114,6 +114,8 @@ class _PatientView:
         self.dob = patient.birth_date
         self.as_of = as_of
         self.ages: dict[int, dt.date] = {}  # age dates, keyed by the Duration object
+        self.windows: dict[tuple[int, int], tuple[dt.date, dt.date]] = {}
+        self.limits: dict[int, tuple[dt.date, dt.date, dt.date]] = {}
         self.doses_by_vaccine: dict[str, list[Dose]] = {}
         for d in patient.doses:
             self.doses_by_vaccine.setdefault(d.vaccine, []).append(d)
@@ -126,6 +128,25 @@ class _PatientView:
         self.observation_key = tuple(
             sorted((o.code, o.date or _MIN_DATE) for o in patient.observations)
         )
+
+    def window(self, begin: Duration | None, end: Duration | None) -> tuple[dt.date, dt.date]:
+        """The dates the patient reaches two ages (an age window), cached per pair."""
+        key = (id(begin), id(end))
+        found = self.windows.get(key)
+        if found is None:
+            found = self.windows[key] = (self.age(begin, _MIN_DATE), self.age(end, _MAX_DATE))
+        return found
+
+    def age_limits(self, rule: SeriesDoseAge) -> tuple[dt.date, dt.date, dt.date]:
+        """The absolute minimum, minimum and maximum age dates of an age rule, cached."""
+        found = self.limits.get(id(rule))
+        if found is None:
+            found = self.limits[id(rule)] = (
+                self.age(rule.abs_min, _MIN_DATE),
+                self.age(rule.min, _MIN_DATE),
+                self.age(rule.max, _MAX_DATE),
+            )
+        return found
 
     def age(self, duration: Duration | None, default: dt.date) -> dt.date:
         """The date the patient reaches an age (``default`` when the age is unset)."""
@@ -151,6 +172,8 @@ class _Context:
         self.dob = view.dob
         self.as_of = view.as_of
         self.age = view.age
+        self.window = view.window
+        self.age_limits = view.age_limits
         self.doses_by_vaccine = view.doses_by_vaccine
         self.active = view.active
         self.antigen = antigen
@@ -293,7 +316,8 @@ def _condition_met(
 ) -> bool:
     if cond.kind == "age":
         # Table 6-6: begin age date <= reference date < end age date.
-        return ctx.age(cond.begin_age, _MIN_DATE) <= ref < ctx.age(cond.end_age, _MAX_DATE)
+        begin, end = ctx.window(cond.begin_age, cond.end_age)
+        return begin <= ref < end
     if cond.kind == "interval":
         # Table 6-8 with CALCDTSKIP-5: interval from the immediately previous dose.
         if not prior or cond.interval is None:
@@ -302,8 +326,7 @@ def _condition_met(
     if cond.kind == "completed_series":
         return any(_group_complete(ctx, g) for g in cond.series_groups)
     # CONDSKIP-1: count doses of the listed vaccine types within the age and date windows.
-    begin = ctx.age(cond.begin_age, _MIN_DATE)
-    end = ctx.age(cond.end_age, _MAX_DATE)
+    begin, end = ctx.window(cond.begin_age, cond.end_age)
     start = cond.start_date or _MIN_DATE
     stop = cond.end_date or _MAX_DATE
     wanted = set(cond.vaccines)
@@ -352,7 +375,8 @@ def _skip_applies(
 
 
 def _vaccine_ok(ctx: _Context, rule: VaccineRule, rec: _Rec, *, preferable: bool) -> bool:
-    if not ctx.age(rule.begin_age, _MIN_DATE) <= rec.date < ctx.age(rule.end_age, _MAX_DATE):
+    begin, end = ctx.window(rule.begin_age, rule.end_age)
+    if not begin <= rec.date < end:
         return False
     # CDSi 4.6 §6.8: a preferable vaccine may name a manufacturer; a known, different MVX
     # makes it not preferable (an unknown MVX is given the benefit of the doubt).
@@ -381,12 +405,13 @@ def _evaluate_dose(
     age = _age_rule(target, rec.date)
     grace = False
     if age is not None:
-        if rec.date >= ctx.age(age.max, _MAX_DATE):
+        abs_min, min_age, max_age = ctx.age_limits(age)
+        if rec.date >= max_age:
             # Table 6-31: a dose at or after the maximum age is extraneous.
             return _Eval("extraneous", "age_too_old", age.rule_id, num)
-        if rec.date < ctx.age(age.abs_min, _MIN_DATE):
+        if rec.date < abs_min:
             failures.append(("age_too_young", age.rule_id))
-        elif rec.date < ctx.age(age.min, _MIN_DATE):
+        elif rec.date < min_age:
             grace = True
     # §6.5 and §6.6: all preferable intervals, else all allowable intervals.
     failed: Interval | None = None
