@@ -531,7 +531,7 @@ def _immune(ctx: _Context) -> str | None:
     imm = ctx.antigen.immunity
     if imm is None:
         return None
-    for code in imm.observations:
+    for code in imm.observations if ctx.active else ():
         if _has_observation(ctx, code, ctx.as_of):
             return imm.rule_id
     # §7.2: born before the immunity birth date, unless an exclusion applies.
@@ -542,6 +542,8 @@ def _immune(ctx: _Context) -> str | None:
 
 
 def _contraindicated(ctx: _Context) -> str | None:
+    if not ctx.active:
+        return None  # contraindications are observations
     for ci in ctx.antigen.contraindications:
         if _has_observation(ctx, ci.observation, ctx.as_of) and _at(
             ctx.dob, ci.begin_age, _MIN_DATE
