@@ -1032,6 +1032,47 @@ class ScopingContract(ContractBase):
             assert uow.doses.get("dn2") == dose("dn2", "north-2")
             assert uow.subjects.count() == 2
 
+    def test_a_scope_covers_every_residence_and_parent_link_ever(self, backend: Backend) -> None:
+        # The reference rule (immreg.backends.memory.subtree_ids): a person belongs to a
+        # scope when any residence, past or present, is in the subtree, and the subtree
+        # follows every parent link, ended ones included; a person without a residence
+        # belongs to no scope.
+        self.require("supports_scoping")
+        self.seed(backend)
+        moved_unit = OrgUnit(
+            "X-1",
+            "Xã Tân Phú",
+            OrgLevel.COMMUNE,
+            parents=(
+                ParentLink("HN", dt.date(2000, 1, 1), dt.date(2025, 7, 1)),
+                ParentLink("HCM", dt.date(2025, 7, 1)),
+            ),
+            opened=_SINCE,
+        )
+        with backend.unit_of_work() as uow:
+            uow.org_units.add(moved_unit)
+            uow.commit()
+        mover = attrs.evolve(
+            subject("mover"),
+            residences=(
+                Residence("HCM-Q1", dt.date(2024, 2, 29), dt.date(2025, 1, 31)),
+                Residence("HN-BD", dt.date(2025, 1, 31)),
+            ),
+        )
+        homeless = attrs.evolve(subject("homeless"), residences=())
+        self.add_subjects(backend, mover, subject("x", unit="X-1"), homeless)
+        for scope in ("HN", "HCM"):
+            with backend.unit_of_work(scope=scope) as uow:
+                assert uow.subjects.get("mover") == mover
+                assert uow.subjects.get("x").id == "x"
+                assert uow.subjects.count() == 2
+                with pytest.raises(ScopeError):
+                    uow.subjects.get("homeless")
+        with backend.unit_of_work(scope="HN-BD") as uow:
+            assert uow.subjects.count() == 1
+            with pytest.raises(ScopeError):
+                uow.subjects.get("x")
+
     def test_registry_with_a_scope(self, backend: Backend) -> None:
         self._setup_scope(backend)
         north = self.registry(backend, scope="HN")
