@@ -416,7 +416,7 @@ def _evaluate_dose(
     # §6.5 and §6.6: all preferable intervals, else all allowable intervals.
     failed: Interval | None = None
     for iv in target.intervals:
-        if not _in_effect(iv.effective, iv.cessation, rec.date):
+        if (iv.effective or iv.cessation) and not _in_effect(iv.effective, iv.cessation, rec.date):
             continue
         ref = _reference_date(ctx, run, iv, rec.date)
         if ref is None:
@@ -440,9 +440,10 @@ def _evaluate_dose(
         if not ok:
             failures.append(("interval_too_soon", failed.rule_id))
     # §6.7: live virus conflicts with earlier doses of any antigen.
-    conflict = _conflict(ctx, run, rec)
-    if conflict is not None:
-        failures.append(("live_virus_conflict", conflict))
+    if rec.vaccine in ctx.index.conflicts:
+        conflict = _conflict(ctx, run, rec)
+        if conflict is not None:
+            failures.append(("live_virus_conflict", conflict))
     # §6.8 and §6.9: preferable, else allowable vaccine.
     preferable, allowable = ctx.index.vaccine_rules[id(target)]
     product_ok = False
