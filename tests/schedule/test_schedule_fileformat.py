@@ -159,6 +159,8 @@ def test_load_schedule_specs(cdsi_path: Path, tmp_path: Path) -> None:
         load_schedule("no-such-pack")
     assert info.value.kind == "schedule pack"
     with pytest.raises(NotFoundError):
+        load_schedule("../../tests/schedule/data/mini-epi")
+    with pytest.raises(NotFoundError):
         load_schedule(str(tmp_path / "missing.json"))
     with pytest.raises(NotFoundError):
         load_schedule(f"cdsi:{tmp_path}")

@@ -82,8 +82,9 @@ def load_schedule(spec: str) -> Schedule:
             if not path.is_file():
                 raise NotFoundError("schedule file", spec)
         else:
+            # A pack is a bare name: no path may reach outside the packs directory.
             path = _PACKS / f"{spec}.json"
-            if not path.is_file():
+            if "/" in spec or "\\" in spec or spec.startswith(".") or not path.is_file():
                 raise NotFoundError("schedule pack", spec)
         schedule = load(path.read_text(encoding="utf-8"))
     with _LOCK:
