@@ -54,6 +54,10 @@ __all__ = [
 
 Row = sa.Row[Any]
 
+# One encoder for all rows: json.dumps with options builds a new encoder per call, which
+# was half the cost of a subject's COPY row.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 
 # --- subjects ---------------------------------------------------------------------------
 
@@ -96,7 +100,7 @@ def subject_tuple(subject: Subject) -> tuple[Any, ...]:
         subject.national_code,
         subject.mother_id,
         subject.deceased_on,
-        json.dumps(_caregivers_json(subject), ensure_ascii=False),
+        _JSON.encode(_caregivers_json(subject)),
     )
 
 
