@@ -666,7 +666,8 @@ def _forecast_dates(ctx: _Context, run: _SeriesRun, t: int) -> None:
     for rec in ctx.recs:
         ev = run.evals.get(rec.index)
         if ev is not None and ev.status != "extraneous":
-            candidates.append((rec.date, "previous_dose", ev.rule_id))
+            # The rule at stake is the target dose being forecast: it cannot come earlier.
+            candidates.append((rec.date, "previous_dose", target.rule_id))
     if candidates:
         earliest, reason, decided = max(candidates, key=lambda c: c[0])
     else:
