@@ -250,3 +250,56 @@ def test_immunity_by_birth_date_unless_excluded() -> None:
     fc = run(s, as_of="2025-01-01", obs=(Observation("HCW"),)).forecast_for("X")
     assert fc is not None
     assert fc.status == "not_complete"
+
+
+def test_skip_when_another_series_group_is_complete() -> None:
+    primary = Series(
+        name="primary",
+        antigen="X",
+        vaccine_group="X",
+        default=True,
+        series_group="1",
+        doses=(dose(1),),
+        rule_id="X/primary",
+    )
+    done_elsewhere = ConditionalSkip(
+        context="both",
+        sets=(
+            ConditionSet("1", conditions=(Condition("completed_series", series_groups=("1",)),)),
+        ),
+        rule_id="X/catch-up/dose 1/skip",
+    )
+    catch_up = Series(
+        name="catch-up",
+        antigen="X",
+        vaccine_group="X",
+        default=True,
+        series_group="2",
+        doses=(
+            SeriesDose(
+                number=1,
+                ages=(SeriesDoseAge(min=d("5 years"), rule_id="X/catch-up/dose 1/age"),),
+                preferable_vaccines=(VaccineRule("A"),),
+                skips=(done_elsewhere,),
+                rule_id="X/catch-up/dose 1",
+            ),
+        ),
+        rule_id="X/catch-up",
+    )
+    s = Schedule(
+        name="t",
+        source="test",
+        antigens=(Antigen("X", (primary, catch_up)),),
+        vaccine_groups=(VaccineGroup("X", ("X",)),),
+        vaccines=(CvxAssociation("A", "X"),),
+    )
+    none = run(s, as_of="2021-01-01")
+    assert [(o.series, o.status) for o in none.series] == [
+        ("primary", "not_complete"),
+        ("catch-up", "not_complete"),
+    ]
+    given = run(s, ("2020-06-01", "A"), as_of="2021-01-01")
+    statuses = {o.series: o.status for o in given.series}
+    # The catch-up dose is skipped because series group 1 is complete: nothing is due.
+    assert statuses["catch-up"] == "not_recommended"
+    assert given.forecast_for("X").status == "complete"  # type: ignore[union-attr]

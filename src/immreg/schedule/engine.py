@@ -899,9 +899,12 @@ def _best_series(ctx: _Context) -> list[_SeriesRun]:
         elif p.series.type == "risk" or not any(e.series.type == "risk" for e in equivalent):
             best.append(p)
     if len(best) > 1:
-        # A path the patient never started and has aged out of says nothing while another
-        # path is open or complete (e.g. the infant series for a 65-year-old).
-        open_paths = [r for r in best if r.valid_count > 0 or r.status != "aged_out"]
+        # A path the patient never started and has aged out of, or that needs nothing (all
+        # its target doses skipped), says nothing while another path is open or complete
+        # (e.g. the infant series for a 65-year-old).
+        open_paths = [
+            r for r in best if r.valid_count > 0 or r.status not in ("aged_out", "not_recommended")
+        ]
         best = open_paths or best[:1]
     # The series with the most valid doses reports the evaluations (see assess()).
     best.sort(key=lambda r: (-r.valid_count, r.status != "complete"))
