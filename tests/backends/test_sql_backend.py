@@ -274,6 +274,12 @@ def test_lost_subject_update_is_a_conflict_on_postgres(
         first.commit()
         with pytest.raises(ConflictError):
             second.subjects.update(subject("s1", "C1", given_name="Ngọc"))
+        # The failed unit of work was rolled back and goes on with a fresh snapshot.
+        assert second.subjects.get("s1").given_name == "Lan Anh"
+        second.subjects.update(subject("s1", "C1", given_name="Ngọc"))
+        second.commit()
+    with backend.unit_of_work() as uow:
+        assert uow.subjects.get("s1").given_name == "Ngọc"
     backend.close()
 
 

@@ -8,6 +8,7 @@ same conformance suite.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 from collections.abc import Mapping, Sequence
@@ -511,6 +512,9 @@ class SqlAlchemyUnitOfWork:
     ) -> sa.CursorResult[Any]:
         """Execute a statement on this unit of work's connection, translating errors.
 
+        A database error rolls back every change since the last commit (on PostgreSQL the
+        transaction is dead after one anyway), so the unit of work can go on afresh.
+
         Raises:
             ConflictError: A constraint was violated or a concurrent transaction won.
             BackendError: Any other database failure.
@@ -518,7 +522,25 @@ class SqlAlchemyUnitOfWork:
         try:
             return self.connection.execute(statement, params)
         except sa.exc.DBAPIError as e:
+            self._discard()
             _raise_translated(e)
+
+    def _discard(self) -> None:
+        # Best effort after a failure: a broken connection cannot roll back, and the error
+        # that matters is the one being raised.
+        self._subtree = None
+        if self._conn is not None:
+            try:
+                self._conn.rollback()
+            except sa.exc.SQLAlchemyError:
+                self._close_quietly()
+
+    def _close_quietly(self) -> None:
+        # Drop a connection that may be broken, without raising.
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                conn.invalidate()
 
     def insert_ignore(self, table: sa.Table) -> Any:
         """``INSERT ... ON CONFLICT DO NOTHING`` on ``table`` for this database."""
@@ -597,7 +619,7 @@ class SqlAlchemyUnitOfWork:
         try:
             self._conn.commit()
         except sa.exc.DBAPIError as e:
-            self.rollback()
+            self._discard()
             _raise_translated(e)
 
     def rollback(self) -> None:
