@@ -1141,6 +1141,55 @@ class BulkLoadContract(ContractBase):
         assert backend.load_batch(self._batch("load-1", 0, "a", "b")) is True
         assert _counts(backend) == (3, 5)
 
+    def test_loaded_values_read_back_equal(self, backend: Backend) -> None:
+        # Bulk paths may bypass the usual writes (COPY on PostgreSQL): the values they
+        # store must read back exactly like those of ``subjects.add``/``doses.add``.
+        self.require("supports_bulk")
+        self.seed(backend)
+        batches = itertools.count()
+        units = st.sampled_from([u.id for u in SEED.org_units])
+        people = st.lists(
+            ist.subjects(org_unit_ids=units, mother_ids=st.none()),
+            min_size=1,
+            max_size=4,
+            unique_by=(lambda s: s.id, lambda s: s.national_code or object()),
+        )
+        doses = ist.administered_doses(
+            product_codes=st.sampled_from(["BCG", "PENTA"]),
+            facility_ids=units,
+        )
+
+        def check(value: tuple[list[Subject], list[AdministeredDose]]) -> None:
+            subjects, raw_doses = value
+            n = next(batches)
+            p = f"b{n}."
+            subjects = [
+                attrs.evolve(
+                    s,
+                    id=p + s.id,
+                    national_code=None if s.national_code is None else p + s.national_code,
+                )
+                for s in subjects
+            ]
+            stored_doses = [
+                attrs.evolve(d, id=f"{p}{k}.{d.id}", subject_id=subjects[k % len(subjects)].id)
+                for k, d in enumerate(raw_doses)
+            ]
+            assert backend.load_batch(BulkBatch("rt", n, subjects, stored_doses)) is True
+            with backend.unit_of_work() as uow:
+                for s in subjects:
+                    assert uow.subjects.get(s.id) == s
+                    if s.national_code is not None:
+                        assert uow.subjects.find_by_code(s.national_code) == s
+                for d in stored_doses:
+                    assert uow.doses.get(d.id) == d
+                for s in subjects:
+                    mine = [d for d in stored_doses if d.subject_id == s.id]
+                    expected = sorted(mine, key=lambda d: (d.date, d.id))
+                    assert uow.doses.list_for_subject(s.id, include_voided=True) == expected
+
+        self.check_examples(st.tuples(people, st.lists(doses, max_size=6)), check)
+
     def test_bulk_load_resumes_after_a_bad_record(self, backend: Backend) -> None:
         self.require("supports_bulk")
         self.seed(backend)
