@@ -234,7 +234,7 @@ def _relevant(ctx: _Context, series: Series) -> bool:
     # CDSi 4.6 table 5-4: an indication applies if an active observation matches and the
     # assessment date is within the indication's ages.
     for ind in series.indications:
-        if not _has_observation(ctx, ind.observation, ctx.as_of):
+        if ind.observation not in ctx.active:
             continue
         if ctx.age(ind.begin_age, _MIN_DATE) <= ctx.as_of < ctx.age(ind.end_age, _MAX_DATE):
             return True
@@ -244,14 +244,6 @@ def _relevant(ctx: _Context, series: Series) -> bool:
 def _startable(ctx: _Context, run: _SeriesRun) -> bool:
     start = run.series.min_age_to_start
     return start is None or run.valid_count > 0 or ctx.as_of >= ctx.age(start, _MIN_DATE)
-
-
-def _has_observation(ctx: _Context, code: str, on: dt.date) -> bool:
-    if on == ctx.as_of:
-        return code in ctx.active
-    return any(
-        o.code == code and (o.date is None or o.date <= on) for o in ctx.patient.observations
-    )
 
 
 # --- chapter 6: evaluation ---------------------------------------------------------------
@@ -533,11 +525,11 @@ def _immune(ctx: _Context) -> str | None:
     if imm is None:
         return None
     for code in imm.observations if ctx.active else ():
-        if _has_observation(ctx, code, ctx.as_of):
+        if code in ctx.active:
             return imm.rule_id
     # §7.2: born before the immunity birth date, unless an exclusion applies.
     born_before = imm.birth_date_before is not None and ctx.dob < imm.birth_date_before
-    if born_before and not any(_has_observation(ctx, c, ctx.as_of) for c in imm.exclusions):
+    if born_before and not any(c in ctx.active for c in imm.exclusions):
         return imm.rule_id
     return None
 
@@ -545,21 +537,22 @@ def _immune(ctx: _Context) -> str | None:
 def _contraindicated(ctx: _Context) -> str | None:
     if not ctx.active:
         return None  # contraindications are observations
+    # §7.3: an active contraindication observation within its ages.
     for ci in ctx.antigen.contraindications:
-        if _has_observation(ctx, ci.observation, ctx.as_of) and _at(
-            ctx.dob, ci.begin_age, _MIN_DATE
-        ) <= ctx.as_of < ctx.age(ci.end_age, _MAX_DATE):
-            return ci.rule_id
+        if ci.observation in ctx.active:
+            begin, end = ctx.window(ci.begin_age, ci.end_age)
+            if begin <= ctx.as_of < end:
+                return ci.rule_id
     return None
 
 
 def _contraindicated_vaccines(ctx: _Context) -> set[str]:
     out: set[str] = set()
     for ci in ctx.antigen.vaccine_contraindications:
-        if _has_observation(ctx, ci.observation, ctx.as_of) and _at(
-            ctx.dob, ci.begin_age, _MIN_DATE
-        ) <= ctx.as_of < ctx.age(ci.end_age, _MAX_DATE):
-            out.update(ci.vaccines)
+        if ci.observation in ctx.active:
+            begin, end = ctx.window(ci.begin_age, ci.end_age)
+            if begin <= ctx.as_of < end:
+                out.update(ci.vaccines)
     return out
 
 
