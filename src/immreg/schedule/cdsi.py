@@ -335,18 +335,20 @@ def _antigen(root: ET.Element, where: str) -> Antigen:
             )
         for c in ci.findall("vaccine/contraindication"):
             code = _text(c, "observationCode")
-            vaccines = c.findall("contraindicatedVaccine")
-            vaccine_ci.append(
-                VaccineContraindication(
-                    observation=code,
-                    vaccines=tuple(_text(v, "cvx") for v in vaccines),
-                    begin_age=_dur(vaccines[0], "beginAge", where) if vaccines else None,
-                    end_age=_dur(vaccines[0], "endAge", where) if vaccines else None,
-                    text=_text(c, "contraindicationText"),
-                    rule_id=f"{name}/vaccine contraindication {code}",
-                    source=_SOURCE,
+            # One rule per contraindicated vaccine: each has its own ages.
+            for v in c.findall("contraindicatedVaccine"):
+                cvx = _text(v, "cvx")
+                vaccine_ci.append(
+                    VaccineContraindication(
+                        observation=code,
+                        vaccines=(cvx,),
+                        begin_age=_dur(v, "beginAge", f"{where}.contraindications"),
+                        end_age=_dur(v, "endAge", f"{where}.contraindications"),
+                        text=_text(c, "contraindicationText"),
+                        rule_id=f"{name}/vaccine contraindication {code}/{cvx}",
+                        source=_SOURCE,
+                    )
                 )
-            )
     return Antigen(
         name=name,
         series=tuple(_series(s, name, f"{where}.series[{i}]") for i, s in enumerate(series_els)),
