@@ -82,3 +82,29 @@ def test_bad_duration_names_file_and_element(cdsi_path: Path, tmp_path: Path) ->
         load_cdsi(tmp_path)
     assert info.value.field.startswith("AntigenSupportingData- HepB-508.xml.series[0]")
     assert info.value.field.endswith("age.minAge")
+
+
+def test_rule_ids_are_unique(cdsi: Schedule) -> None:
+    import collections
+
+    import attrs
+
+    ids: collections.Counter[str] = collections.Counter()
+
+    def walk(value: object) -> None:
+        if attrs.has(type(value)):
+            rid = getattr(value, "rule_id", "")
+            if rid:
+                ids[rid] += 1
+            for a in attrs.fields(type(value)):  # type: ignore[arg-type]
+                if a.init:
+                    walk(getattr(value, a.name))
+        elif isinstance(value, tuple):
+            for item in value:
+                walk(item)
+
+    walk(cdsi)
+    assert len(ids) > 8000
+    assert [rid for rid, n in ids.items() if n > 1] == []
+    # A second age rule of a target dose (another effective period) is told apart.
+    assert any(rid.endswith("/age #2") for rid in ids)

@@ -40,6 +40,7 @@ from immreg.schedule.rules import (
     VaccineContraindication,
     VaccineGroup,
     VaccineRule,
+    with_unique_rule_ids,
 )
 
 __all__ = ["load_cdsi"]
@@ -222,12 +223,12 @@ def _dose(el: ET.Element, series_id: str, number: int, where: str) -> SeriesDose
         intervals=intervals,
         allowable_intervals=allowable,
         preferable_vaccines=tuple(
-            _vaccine(v, f"{rid}/preferable vaccine", where, preferable=True)
+            _vaccine(v, f"{rid}/preferable vaccine {_text(v, 'cvx')}", where, preferable=True)
             for v in el.findall("preferableVaccine")
             if _opt(v, "cvx")
         ),
         allowable_vaccines=tuple(
-            _vaccine(v, f"{rid}/allowable vaccine", where, preferable=False)
+            _vaccine(v, f"{rid}/allowable vaccine {_text(v, 'cvx')}", where, preferable=False)
             for v in el.findall("allowableVaccine")
             if _opt(v, "cvx")
         ),
@@ -425,7 +426,7 @@ def load_cdsi(directory: str | Path) -> Schedule:
         (_text(o, "observationCode"), _text(o, "observationTitle"))
         for o in sched.findall("observations/observation")
     )
-    return Schedule(
+    schedule = Schedule(
         name="CDC CDSi",
         release=_release(root_dir),
         source="CDC Clinical Decision Support for Immunization (CDSi) supporting data",
@@ -435,6 +436,7 @@ def load_cdsi(directory: str | Path) -> Schedule:
         conflicts=conflicts,
         observations=observations,
     )
+    return with_unique_rule_ids(schedule)
 
 
 def _parse(path: Path) -> ET.Element:

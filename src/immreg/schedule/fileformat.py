@@ -21,8 +21,9 @@ are errors, so a misspelt field never passes silently. ``docs/schedule.md`` list
 field.
 
 Rule ids: every rule object has a ``rule_id`` that results quote. A rule written without
-one gets one derived from where it sits (``"HepB/HepB birth+3/dose 2/interval 1"``), so
-that ids stay stable as long as the file's structure does.
+one gets one derived from where it sits (``"HepB/HepB birth+3/dose 2/interval 1"``), and a
+repeated id gets `` #2``, `` #3``... appended, so that ids are unique and stay stable as
+long as the file's structure does.
 
 Sources: every rule object (series, series dose, age, interval, vaccine, skip,
 immunity, contraindication, conflict) has a ``source`` citation. A rule without its own
@@ -41,7 +42,7 @@ from cattrs.v import format_exception, transform_error
 
 from immreg.errors import FieldError, ValidationError
 from immreg.schedule.dates import Duration, parse_duration
-from immreg.schedule.rules import Antigen, Schedule, SeriesDose
+from immreg.schedule.rules import Antigen, Schedule, SeriesDose, with_unique_rule_ids
 
 __all__ = ["FORMAT", "VERSION", "dump", "dumps_dict", "load", "loads_dict"]
 
@@ -271,7 +272,7 @@ def _with_rule_ids(schedule: Schedule) -> Schedule:
             ),
         )
 
-    return attrs.evolve(
+    named = attrs.evolve(
         schedule,
         antigens=tuple(antigen_ids(a) for a in schedule.antigens),
         conflicts=tuple(
@@ -283,6 +284,7 @@ def _with_rule_ids(schedule: Schedule) -> Schedule:
             for v in schedule.vaccines
         ),
     )
+    return with_unique_rule_ids(named)
 
 
 def dumps_dict(schedule: Schedule) -> dict[str, Any]:

@@ -43,6 +43,7 @@ __all__ = [
     "VaccineContraindication",
     "VaccineGroup",
     "VaccineRule",
+    "with_unique_rule_ids",
 ]
 
 SeriesType = Literal["standard", "risk", "evaluation_only"]
@@ -623,3 +624,38 @@ def _by_vaccine(rules: tuple[VaccineRule, ...]) -> dict[str, tuple[VaccineRule, 
     for rule in rules:
         out.setdefault(rule.vaccine, []).append(rule)
     return {k: tuple(v) for k, v in out.items()}
+
+
+def with_unique_rule_ids(schedule: Schedule) -> Schedule:
+    """Return the schedule with every repeated ``rule_id`` made unique.
+
+    Rules are visited in file order; the second rule with an id gets `` #2`` appended, the
+    third `` #3``, and so on, so ids stay stable as long as the schedule's order does.
+    """
+    seen: dict[str, int] = {}
+
+    def visit(value: object) -> object:
+        if isinstance(value, tuple):
+            items = tuple(visit(v) for v in value)
+            return items if any(a is not b for a, b in zip(items, value, strict=True)) else value
+        if not attrs.has(type(value)):
+            return value
+        changes: dict[str, object] = {}
+        rid = getattr(value, "rule_id", None)
+        if isinstance(rid, str) and rid:
+            n = seen.get(rid, 0) + 1
+            seen[rid] = n
+            if n > 1:
+                changes["rule_id"] = f"{rid} #{n}"
+        for a in attrs.fields(type(value)):  # type: ignore[arg-type]
+            if not a.init or a.name == "rule_id":
+                continue
+            child = getattr(value, a.name)
+            new = visit(child)
+            if new is not child:
+                changes[a.name] = new
+        return attrs.evolve(value, **changes) if changes else value  # type: ignore[misc]
+
+    result = visit(schedule)
+    assert isinstance(result, Schedule)
+    return result
