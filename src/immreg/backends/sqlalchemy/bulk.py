@@ -5,8 +5,9 @@ commits them together. A rerun of a load killed midway finds the batches that co
 in ``load_batches`` and skips them (``load_batch`` returns ``False``), and the batch that
 was in flight left nothing behind, so every row ends up stored exactly once.
 
-On PostgreSQL rows go in through psycopg's ``COPY ... FROM STDIN (FORMAT BINARY)`` on the
-SQLAlchemy connection's driver connection; on SQLite through Core ``executemany``. Input
+On PostgreSQL rows go in through psycopg's ``COPY ... FROM STDIN`` on the SQLAlchemy
+connection's driver connection; on SQLite through the driver's ``executemany`` of the
+INSERT that SQLAlchemy Core compiles, on positional rows. Input
 is trusted to be valid (the bulk service validates and batches it); the only checks here
 are the ones the database does not make itself: every dose's subject exists.
 """
@@ -119,16 +120,46 @@ def _write_postgresql(
         copy_rows(driver, "doses", doses.c.keys(), map(mapping.dose_tuple, batch_doses))
 
 
+# SQLAlchemy's SQLite Date type stores ISO text; these rows carry the same, so that the
+# driver's executemany can take them without SQLAlchemy's per-row parameter processing
+# (two thirds of the load time).
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
+def _sqlite_dose(d: AdministeredDose) -> tuple[Any, ...]:
+    row = mapping.dose_tuple(d)
+    return (*row[:3], d.date.isoformat(), *row[4:])
+
+
+def _sqlite_subject(s: Subject) -> tuple[Any, ...]:
+    row = mapping.subject_tuple(s)
+    return (*row[:3], s.birth_date.isoformat(), *row[4:7], _iso(s.deceased_on), row[8])
+
+
+def _sqlite_residences(batch_subjects: Sequence[Subject]) -> list[tuple[Any, ...]]:
+    return [
+        (s.id, i, r.org_unit_id, r.start.isoformat(), _iso(r.end))
+        for s in batch_subjects
+        for i, r in enumerate(s.residences)
+    ]
+
+
+def _executemany(conn: sa.Connection, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:
+    # The INSERT compiled by SQLAlchemy Core for this dialect, run by the driver's
+    # executemany on positional rows in column order.
+    if rows:
+        conn.exec_driver_sql(str(sa.insert(table).compile(dialect=conn.dialect)), rows)
+
+
 def _write_executemany(
     conn: sa.Connection, batch_subjects: Sequence[Subject], batch_doses: Sequence[AdministeredDose]
 ) -> None:
-    if batch_subjects:
-        conn.execute(sa.insert(subjects), [mapping.subject_to_row(s) for s in batch_subjects])
-        res = [r for s in batch_subjects for r in mapping.residence_rows(s)]
-        if res:
-            conn.execute(sa.insert(residences), res)
-    if batch_doses:
-        conn.execute(sa.insert(doses), [mapping.dose_to_row(d) for d in batch_doses])
+    _executemany(conn, subjects, [_sqlite_subject(s) for s in batch_subjects])
+    _executemany(conn, residences, _sqlite_residences(batch_subjects))
+    _executemany(conn, doses, [_sqlite_dose(d) for d in batch_doses])
 
 
 def load_batch(engine: sa.Engine, batch: BulkBatch) -> bool:
