@@ -48,7 +48,7 @@ from hypothesis.stateful import (
 from immreg.backends import open_backend
 from immreg.errors import ConflictError, NotFoundError, ValidationError
 from immreg.model import AdministeredDose, Residence, Sex, Subject
-from immreg.ports import Backend
+from immreg.ports import Backend, UnitOfWork
 from immreg.services import (
     FixedClock,
     RecordOutcome,
@@ -164,6 +164,16 @@ class RegistryModel:
             return ConflictError
         self.subjects[s.id] = s
         self._log("subject", s.id, "register")
+        return None
+
+    def update(self, s: Subject) -> type[Exception] | None:
+        """Mirror :meth:`immreg.ports.SubjectRepository.update`."""
+        if s.id not in self.subjects:
+            return NotFoundError
+        owner = None if s.national_code is None else self.code_owner(s.national_code)
+        if owner is not None and owner.id != s.id:
+            return ConflictError
+        self.subjects[s.id] = s
         return None
 
     def _invalid(self, d: AdministeredDose) -> bool:
@@ -375,6 +385,20 @@ class RegistryAgreementMachine(RuleBasedStateMachine):
             old, version=1, voided=False, void_reason=None, date=old.date - dt.timedelta(shift)
         )
         self._record(changed)
+
+    @rule(s=_valid_subjects)
+    def update_subject(self, s: Subject) -> None:
+        """Replace a person's record (new names, residences, national code) in a unit of work."""
+        expected = self.model.update(s)
+        for name, backend in zip(self.names, self.backends, strict=True):
+
+            def update(uow: UnitOfWork) -> None:
+                uow.subjects.update(s)
+                uow.commit()
+
+            with backend.unit_of_work() as uow:
+                outcome = _run(functools.partial(update, uow))
+            assert outcome.error is expected, f"{name}: {outcome.error} {outcome.detail}"
 
     @precondition(lambda self: bool(self.model.subjects))
     @rule(
