@@ -300,3 +300,32 @@ def test_raw_rows_match_the_domain(sql_backend: SqlAlchemyBackend) -> None:
         row = conn.execute(sa.select(subjects).where(subjects.c.id == "s1")).one()
     assert row.sex == "F"
     assert row.birth_date.isoformat() == "2024-01-01"
+
+
+class _DriverError(Exception):
+    """Stands in for a driver exception with a SQLSTATE or an SQLite error code."""
+
+    def __init__(self, sqlstate: str | None = None, sqlite_errorcode: int | None = None) -> None:
+        super().__init__(f"driver says {sqlstate or sqlite_errorcode}")
+        self.sqlstate = sqlstate
+        self.sqlite_errorcode = sqlite_errorcode
+
+
+@pytest.mark.parametrize(
+    ("orig", "expected"),
+    [
+        (_DriverError("40001"), ConflictError),  # serialization failure
+        (_DriverError("40P01"), ConflictError),  # deadlock detected
+        (_DriverError("23505"), ConflictError),  # unique violation (psycopg, through COPY)
+        (_DriverError(sqlite_errorcode=517), ConflictError),  # SQLITE_BUSY_SNAPSHOT
+        (_DriverError("08006"), BackendError),  # connection failure
+        (_DriverError(sqlite_errorcode=5), BackendError),  # SQLITE_BUSY after the timeout
+    ],
+)
+def test_translate_error(orig: Exception, expected: type[Exception]) -> None:
+    from immreg.backends.sqlalchemy.uow import translate_error
+
+    wrapped = sa.exc.OperationalError("SELECT 1", {}, orig)
+    assert type(translate_error(wrapped)) is expected
+    assert type(translate_error(orig)) is expected
+    assert type(translate_error(sa.exc.IntegrityError("INSERT", {}, Exception()))) is ConflictError
