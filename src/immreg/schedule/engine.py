@@ -352,17 +352,23 @@ def _skip_applies(
     for skip in target.skips:
         if skip.context != context and skip.context != "both":
             continue
-        results = []
+        if not skip.sets:
+            continue
+        # Tables 6-10 and 6-11, stopping as soon as the outcome is known.
+        need_all = skip.logic == "and"
         for cset in skip.sets:
-            if not _in_effect(cset.effective, cset.cessation, ref):
-                results.append(False)
-                continue
-            met = [_condition_met(ctx, run, c, ref, prior) for c in cset.conditions]
-            # Table 6-10.
-            results.append(all(met) if cset.logic == "and" else any(met))
-        # Table 6-11.
-        if results and (all(results) if skip.logic == "and" else any(results)):
-            return skip
+            met = _in_effect(cset.effective, cset.cessation, ref) and (
+                all(_condition_met(ctx, run, c, ref, prior) for c in cset.conditions)
+                if cset.logic == "and"
+                else any(_condition_met(ctx, run, c, ref, prior) for c in cset.conditions)
+            )
+            if met and not need_all:
+                return skip
+            if not met and need_all:
+                break
+        else:
+            if need_all:
+                return skip
     return None
 
 
