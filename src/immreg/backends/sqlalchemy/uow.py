@@ -27,6 +27,14 @@ from immreg.backends.sqlalchemy.tables import (
 )
 from immreg.errors import BackendError, ConflictError, ImmregError, NotFoundError, ScopeError
 from immreg.model import AdministeredDose, AuditEntry, Lot, OrgUnit, Subject, VaccineProduct
+from immreg.ports import (
+    AuditRepository,
+    CatalogueRepository,
+    DoseRepository,
+    LotRepository,
+    OrgUnitRepository,
+    SubjectRepository,
+)
 
 __all__ = [
     "ISOLATION_LEVEL",
@@ -474,6 +482,16 @@ class SqlAlchemyUnitOfWork:
         audit: The audit trail.
         scope: The scope org-unit id, or ``None``.
     """
+
+    # Declared as the ports' types: the UnitOfWork protocol's attributes are mutable, hence
+    # invariant, so the concrete repository types would not match it for a type checker.
+    subjects: SubjectRepository
+    doses: DoseRepository
+    catalogue: CatalogueRepository
+    org_units: OrgUnitRepository
+    lots: LotRepository
+    audit: AuditRepository
+    scope: str | None
 
     def __init__(self, engine: sa.Engine, *, scope: str | None = None) -> None:
         self.engine = engine
