@@ -48,7 +48,7 @@ from hypothesis.stateful import (
 from immreg.backends import open_backend
 from immreg.errors import ConflictError, NotFoundError, ValidationError
 from immreg.model import AdministeredDose, Residence, Sex, Subject
-from immreg.ports import Backend, UnitOfWork
+from immreg.ports import Backend, BulkBatch, UnitOfWork
 from immreg.services import (
     FixedClock,
     RecordOutcome,
@@ -136,11 +136,13 @@ class RegistryModel:
         subjects: Stored subjects by id.
         doses: Stored doses by id, voided ones included.
         audit: Audit actions per ``(entity, id)``, oldest first.
+        batches: Numbers of the bulk batches stored, per load id.
     """
 
     subjects: dict[str, Subject] = attrs.field(factory=dict)
     doses: dict[str, AdministeredDose] = attrs.field(factory=dict)
     audit: dict[tuple[str, str], list[str]] = attrs.field(factory=dict)
+    batches: dict[str, set[int]] = attrs.field(factory=dict)
 
     def _log(self, entity: str, entity_id: str, action: str) -> None:
         self.audit.setdefault((entity, entity_id), []).append(action)
@@ -175,6 +177,29 @@ class RegistryModel:
             return ConflictError
         self.subjects[s.id] = s
         return None
+
+    def load(
+        self,
+        load_id: str,
+        batch_no: int,
+        people: Sequence[Subject],
+        doses: Sequence[AdministeredDose],
+    ) -> type[Exception] | bool:
+        """Mirror :meth:`immreg.ports.Backend.load_batch`: ``False``, ``True`` or an error."""
+        if batch_no in self.batches.get(load_id, set()):
+            return False
+        codes = [s.national_code for s in people if s.national_code is not None]
+        if (
+            any(s.id in self.subjects for s in people)
+            or len(codes) != len(set(codes))
+            or any(self.code_owner(c) is not None for c in codes)
+            or any(d.id in self.doses for d in doses)
+        ):
+            return ConflictError
+        self.subjects.update((s.id, s) for s in people)
+        self.doses.update((d.id, d) for d in doses)
+        self.batches.setdefault(load_id, set()).add(batch_no)
+        return True
 
     def _invalid(self, d: AdministeredDose) -> bool:
         subject = self.subjects.get(d.subject_id)
@@ -385,6 +410,34 @@ class RegistryAgreementMachine(RuleBasedStateMachine):
             old, version=1, voided=False, void_reason=None, date=old.date - dt.timedelta(shift)
         )
         self._record(changed)
+
+    @rule(data=st.data(), load_id=st.sampled_from(("L1", "L2")), batch_no=st.integers(0, 2))
+    def load_batch(self, data: st.DataObject, load_id: str, batch_no: int) -> None:
+        """Bulk-load a batch: new, already loaded (nothing written) or conflicting."""
+        people = data.draw(st.lists(_valid_subjects, max_size=2, unique_by=lambda s: s.id))
+        owners = sorted({s.id for s in people} | set(self.model.subjects))
+        doses: list[AdministeredDose] = []
+        if owners:
+            one = st.builds(
+                _fresh_dose,
+                st.sampled_from(DOSE_IDS),
+                st.sampled_from(owners),
+                st.sampled_from(PRODUCTS[:2]),
+                st.sampled_from(UNITS[:-1]),
+                _dates,
+                st.sampled_from(LOTS[:2]),
+            )
+            doses = data.draw(st.lists(one, max_size=3, unique_by=lambda d: d.id))
+        expected = self.model.load(load_id, batch_no, people, doses)
+        batch = BulkBatch(load_id, batch_no, people, doses)
+        event(f"load_batch: {expected if isinstance(expected, bool) else expected.__name__}")
+        for name, backend in zip(self.names, self.backends, strict=True):
+            outcome = _run(functools.partial(backend.load_batch, batch))
+            if isinstance(expected, bool):
+                assert (outcome.error, outcome.value) == (None, expected), f"{name}: {outcome}"
+            else:
+                assert outcome.error is expected, f"{name}: {outcome}"
+            assert backend.loaded_batches(load_id) == self.model.batches.get(load_id, set())
 
     @rule(s=_valid_subjects)
     def update_subject(self, s: Subject) -> None:
