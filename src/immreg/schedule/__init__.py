@@ -86,6 +86,13 @@ def load_schedule(spec: str) -> Schedule:
             path = _PACKS / f"{spec}.json"
             if "/" in spec or "\\" in spec or spec.startswith(".") or not path.is_file():
                 raise NotFoundError("schedule pack", spec)
-        schedule = load(path.read_text(encoding="utf-8"))
+        from immreg.schedule import versioned
+
+        text = path.read_text(encoding="utf-8")
+        if versioned.is_version_file(text):
+            # An effective-dated pack (``vn-epi``): its versions composed into one schedule.
+            schedule = versioned.load_versioned(text, load_schedule)
+        else:
+            schedule = load(text)
     with _LOCK:
         return _CACHE.setdefault(spec, schedule)
