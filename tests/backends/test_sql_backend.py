@@ -90,6 +90,20 @@ def test_in_memory_sqlite_is_shared_by_units_of_work() -> None:
         backend.close()
 
 
+def test_in_memory_sqlite_refuses_a_second_open_unit_of_work() -> None:
+    # Its one connection would make the second share, and roll back, the first's work.
+    backend = open_backend("sqlite://")
+    _seed(backend)
+    with backend.unit_of_work() as first:
+        first.doses.add(dose("d2", "s1"))
+        with backend.unit_of_work() as second, pytest.raises(BackendError, match="one unit"):
+            second.doses.find("d1")
+        first.commit()
+    with backend.unit_of_work() as uow:
+        assert uow.doses.count() == 2
+    backend.close()
+
+
 def test_uncommitted_work_is_invisible_and_rolled_back(sql_backend: SqlAlchemyBackend) -> None:
     _seed(sql_backend)
     with sql_backend.unit_of_work() as uow:

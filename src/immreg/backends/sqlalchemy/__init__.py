@@ -12,8 +12,8 @@ construct it from an engine of your own::
 URLs:
 
 * ``sqlite:///path/registry.db``: an SQLite file, in WAL mode with foreign keys on.
-* ``sqlite://`` or ``sqlite:///:memory:``: an in-memory SQLite database, shared by every
-  unit of work of the backend (one connection), gone when the backend is closed.
+* ``sqlite://`` or ``sqlite:///:memory:``: an in-memory SQLite database on one connection
+  shared by the backend's units of work, one at a time; gone when the backend is closed.
 * ``postgresql://...`` or ``postgresql+psycopg://...``: PostgreSQL through psycopg 3; units
   of work run at REPEATABLE READ, so a lost race surfaces as
   :class:`~immreg.errors.ConflictError` instead of a silently overwritten row.
@@ -99,6 +99,10 @@ def create_engine(url: str, **kwargs: Any) -> sa.Engine:
         connect_args.setdefault("check_same_thread", False)
         if _is_memory_sqlite(parsed):
             kwargs.setdefault("poolclass", StaticPool)
+            # The one connection is shared: returning it to the pool must not roll back
+            # what another unit of work has open on it (each unit of work rolls back its
+            # own transaction when it closes).
+            kwargs.setdefault("pool_reset_on_return", None)
         else:
             # Seconds to wait for another writer's lock before failing.
             connect_args.setdefault("timeout", 30)
@@ -124,10 +128,17 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: sa.Connection) -> None:
     dbapi = conn.connection.driver_connection
-    # An in-memory database has one connection shared by all units of work: a second unit
-    # of work opened while one is active joins its transaction instead of failing.
-    if dbapi is not None and not dbapi.in_transaction:
-        dbapi.execute("BEGIN")
+    if dbapi is None:
+        return
+    if dbapi.in_transaction:
+        # Only an in-memory database gets here: its one connection is shared by every unit
+        # of work, and a second one would share (and on leaving, roll back) the first's
+        # transaction. Refuse, rather than lose the first one's work silently.
+        raise BackendError(
+            "an in-memory SQLite database runs one unit of work at a time; "
+            "use an SQLite file or PostgreSQL for concurrent units of work"
+        )
+    dbapi.execute("BEGIN")
 
 
 def configure_engine(engine: sa.Engine) -> sa.Engine:
