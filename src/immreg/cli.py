@@ -5,6 +5,9 @@ This is the only module that reads ``argv`` and environment variables. Commands:
 * ``immreg demo [--db PATH]``: a guided tour on an embedded SQLite database.
 * ``immreg db upgrade URL``: create or upgrade a database's schema.
 * ``immreg forecast --schedule SPEC --jsonl``: evaluate and forecast JSON lines from stdin.
+* ``immreg schedule list``: the bundled schedule packs.
+* ``immreg schedule show NAME [--format table|markdown|json]``: one pack (or any schedule
+  spec) as a table, as Markdown with its sources, or in immreg's JSON schedule format.
 
 Errors are printed as ``error: FIELD: MESSAGE`` on stderr with exit status 2.
 """
@@ -39,6 +42,21 @@ def _cmd_forecast(args: argparse.Namespace, out: TextIO) -> int:
     from immreg.schedule.batch import forecast_jsonl
 
     return forecast_jsonl(args.schedule, sys.stdin, out)
+
+
+def _cmd_schedule_list(args: argparse.Namespace, out: TextIO) -> int:
+    from immreg.schedule.render import pack_list
+
+    out.write(pack_list())
+    return 0
+
+
+def _cmd_schedule_show(args: argparse.Namespace, out: TextIO) -> int:
+    from immreg.schedule import load_schedule
+    from immreg.schedule.render import render
+
+    out.write(render(load_schedule(args.name), args.format))
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
@@ -77,6 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--jsonl", action="store_true", help="read JSON lines on stdin, write JSON lines"
     )
     forecast.set_defaults(func=_cmd_forecast)
+
+    schedule = sub.add_parser("schedule", help="bundled schedule packs")
+    schedule_sub = schedule.add_subparsers(dest="schedule_command", required=True)
+    listing = schedule_sub.add_parser("list", help="list the bundled packs")
+    listing.set_defaults(func=_cmd_schedule_list)
+    show = schedule_sub.add_parser("show", help="show one pack's rules and sources")
+    show.add_argument("name", help="a bundled pack name (e.g. vn-epi), FILE.json, or cdsi:DIR")
+    show.add_argument(
+        "--format", choices=("table", "markdown", "json"), default="table", help="output format"
+    )
+    show.set_defaults(func=_cmd_schedule_show)
     return parser
 
 

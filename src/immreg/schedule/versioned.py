@@ -305,7 +305,7 @@ def compose(
             groups[g.name] = attrs.evolve(g, antigens=members)
     return Schedule(
         name=name,
-        release=", ".join(f"{d.isoformat()}: {s.release or s.name}" for d, s in versions),
+        release=", ".join(f"{d.isoformat()}: {s.name}" for d, s in versions),
         source=source or "; ".join(s.source for s in schedules if s.source),
         antigens=tuple(antigens),
         vaccine_groups=tuple(groups.values()),
