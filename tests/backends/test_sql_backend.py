@@ -343,3 +343,32 @@ def test_translate_error(orig: Exception, expected: type[Exception]) -> None:
     assert type(translate_error(wrapped)) is expected
     assert type(translate_error(orig)) is expected
     assert type(translate_error(sa.exc.IntegrityError("INSERT", {}, Exception()))) is ConflictError
+
+
+@pytest.mark.postgres
+def test_concurrent_adds_of_one_dose_id_on_postgres_store_it_once(postgres_url: str) -> None:
+    backend = open_backend(postgres_url)
+    _seed(backend)
+    barrier = threading.Barrier(5)
+    outcomes: list[str] = []
+
+    def add(day: int) -> None:
+        with backend.unit_of_work() as uow:
+            uow.subjects.get("s1")  # take the snapshot before the race
+            barrier.wait()
+            try:
+                uow.doses.add(dose("race", "s1", day=day))
+                uow.commit()
+                outcomes.append("stored")
+            except ConflictError:
+                outcomes.append("conflict")
+
+    threads = [threading.Thread(target=add, args=(d,)) for d in range(2, 7)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["conflict"] * 4 + ["stored"]
+    with backend.unit_of_work() as uow:
+        assert uow.doses.count() == 2
+    backend.close()
