@@ -38,7 +38,7 @@ from collections.abc import Collection, Iterable, Iterator
 from typing import Any, TextIO
 
 from immreg.errors import ValidationError
-from immreg.schedule.engine import assess
+from immreg.schedule.engine import assess, forecast_only
 from immreg.schedule.patient import Assessment, Dose, Observation, Patient, VaccineGroupForecast
 from immreg.schedule.rules import Schedule
 
@@ -97,9 +97,17 @@ def forecast_many(
     *,
     vaccine_groups: Collection[str] | None = None,
 ) -> Iterator[tuple[VaccineGroupForecast, ...]]:
-    """Like :func:`assess_many`, yielding only the vaccine-group forecasts."""
-    for assessment in assess_many(schedule, items, vaccine_groups=vaccine_groups):
-        yield assessment.forecasts
+    """Like :func:`assess_many`, yielding only the vaccine-group forecasts.
+
+    The lean mode for due lists: every dose is still evaluated, but no per-dose
+    explanation is built (:func:`immreg.schedule.engine.forecast_only`), so it runs
+    several times faster than :func:`assess_many` and yields the same forecasts.
+    """
+    schedule.index()
+    for patient, as_of in items:
+        with _no_cyclic_gc():
+            result = forecast_only(schedule, patient, as_of=as_of, vaccine_groups=vaccine_groups)
+        yield result
 
 
 def _date(value: Any, field: str) -> dt.date:

@@ -15,11 +15,14 @@ Everything is a pure function of the schedule, the patient and ``as_of``.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Collection, Sequence
 
 import attrs
 
 from immreg.errors import ValidationError
+from immreg.schedule.compiled import BestForecast, Compiled, compile_schedule
+from immreg.schedule.compiled import run as run_plan
 from immreg.schedule.dates import Duration, add
 from immreg.schedule.patient import (
     Assessment,
@@ -43,7 +46,7 @@ from immreg.schedule.rules import (
     VaccineRule,
 )
 
-__all__ = ["assess", "evaluate", "forecast", "validate_patient"]
+__all__ = ["assess", "evaluate", "forecast", "forecast_only", "validate_patient"]
 
 _MIN_DATE = dt.date(1900, 1, 1)
 _MAX_DATE = dt.date(2999, 12, 31)
@@ -1009,21 +1012,8 @@ def _group_forecast(
 # --- public API ----------------------------------------------------------------------------
 
 
-@attrs.frozen
-class _BestForecast:
-    """What chapter 9 needs of a best patient series' forecast (kept small: memoised)."""
-
-    antigen: str
-    status: ForecastStatus
-    earliest: dt.date | None
-    recommended: dt.date | None
-    past_due: dt.date | None
-    latest: dt.date | None
-    dose_number: int | None
-    priority: bool
-    vaccines: tuple[str, ...]
-    reason: str | None
-    decided_by: str
+# What chapter 9 needs of a best patient series' forecast: a named tuple, cheap to make.
+_BestForecast = BestForecast
 
 
 @attrs.frozen
@@ -1145,14 +1135,62 @@ def assess(
     Raises:
         ValidationError: A dose is before birth, after ``as_of`` or of an unknown vaccine.
     """
+    result = _assess(schedule, patient, as_of, vaccine_groups, full=True, fast=True)
+    assert isinstance(result, Assessment)
+    return result
+
+
+def forecast_only(
+    schedule: Schedule,
+    patient: Patient,
+    *,
+    as_of: dt.date,
+    vaccine_groups: Collection[str] | None = None,
+) -> tuple[VaccineGroupForecast, ...]:
+    """The forecasts of :func:`assess`, without building per-dose explanations.
+
+    Every dose is still evaluated (a forecast depends on it); only the
+    :class:`DoseEvaluation` and :class:`SeriesOutcome` objects are not made, which is most
+    of the cost on a small national schedule. Due lists use it.
+
+    Raises:
+        ValidationError: As :func:`assess`.
+    """
+    result = _assess(schedule, patient, as_of, vaccine_groups, full=False, fast=True)
+    assert isinstance(result, tuple)
+    return result
+
+
+def _compiled(schedule: Schedule) -> Compiled:
+    idx = schedule.index()
+    if not idx.compiled:
+        idx.compiled.append(compile_schedule(schedule))
+    found = idx.compiled[0]
+    assert isinstance(found, Compiled)
+    return found
+
+
+def _date_vaccine(d: Dose) -> tuple[dt.date, str]:
+    return d.date, d.vaccine
+
+
+def _full_order(d: Dose) -> tuple[dt.date, str, str, str]:
+    return d.date, d.vaccine, d.mvx or "", d.id
+
+
+def _assess(
+    schedule: Schedule,
+    patient: Patient,
+    as_of: dt.date,
+    vaccine_groups: Collection[str] | None,
+    *,
+    full: bool,
+    fast: bool,
+) -> Assessment | tuple[VaccineGroupForecast, ...]:
+    """:func:`assess` (``full``) or :func:`forecast_only`; ``fast=False`` forces the
+    general path for every antigen (the differential tests compare the two)."""
     validate_patient(schedule, patient, as_of=as_of)
     idx = schedule.index()
-    memo = idx.memo
-    view = _PatientView(schedule, patient, as_of)
-    by_antigen = _organise(view)
-    best_by_antigen: dict[str, tuple[_BestForecast, ...]] = {}
-    evaluations: list[tuple[dt.date, int, DoseEvaluation]] = []
-    outcomes: list[SeriesOutcome] = []
     groups = schedule.vaccine_groups
     antigens: Sequence[Antigen] = schedule.antigens
     if vaccine_groups is not None:
@@ -1160,10 +1198,91 @@ def assess(
         groups = tuple(g for g in groups if g.name in wanted)
         members = {a for g in groups for a in g.antigens}
         antigens = [a for a in antigens if a.name in members]
+    # Observations bring immunity, contraindications and risk series: the general path.
+    plans = _compiled(schedule).plans if fast and not patient.observations else {}
+    best_by_antigen: dict[str, tuple[_BestForecast, ...]] = {}
+    evaluations: list[tuple[int, DoseEvaluation]] = []
+    outcomes: list[SeriesOutcome] = []
+    # §4.2: the doses in date order (then vaccine, MVX and id, so that input order never
+    # matters); the cheap key gives the same order unless two doses share date and vaccine.
+    doses = sorted(patient.doses, key=_date_vaccine)
+    if any(a.date == b.date and a.vaccine == b.vaccine for a, b in itertools.pairwise(doses)):
+        doses.sort(key=_full_order)
+    fast_recs: dict[str, list[tuple[dt.date, str, Dose, int]]] = {}
+    view: _PatientView | None = None
+    by_antigen: dict[str, list[_Rec]] = {}
+    if plans:
+        compiled = _compiled(schedule)
+        ages = compiled.ages(patient.birth_date)
+        for pos, d in enumerate(doses):
+            for assoc in idx.associations[d.vaccine]:
+                if assoc.begin_age is not None or assoc.end_age is not None:
+                    begin, end = _association_window(
+                        compiled, assoc.begin_age, assoc.end_age, ages
+                    )
+                    if not begin <= d.date < end:
+                        continue
+                fast_recs.setdefault(assoc.antigen, []).append((d.date, d.vaccine, d, pos))
+        by_vaccine: dict[str, list[Dose]] | None = None
+        if schedule.conflicts:
+            by_vaccine = {}
+            for d in patient.doses:
+                by_vaccine.setdefault(d.vaccine, []).append(d)
     for antigen in antigens:
+        plan = plans.get(antigen.name)
+        if plan is not None:
+            recs_f = fast_recs.get(antigen.name, [])
+            out = run_plan(
+                plan, ages, recs_f, as_of, patient.birth_date, patient.doses, by_vaccine
+            )
+            best_by_antigen[antigen.name] = out.best
+            if not full:
+                continue
+            series = plan.series
+            fc = out.forecast
+            if fc is not None:
+                outcomes.append(
+                    SeriesOutcome(
+                        antigen.name,
+                        series.name,
+                        series.rule_id,
+                        True,
+                        fc.status,
+                        fc.dose_number,
+                        fc.earliest,
+                        fc.recommended,
+                        fc.past_due,
+                        fc.latest,
+                        fc.reason,
+                        fc.decided_by,
+                        None,
+                    )
+                )
+            for ev in out.evaluations:
+                evaluations.append(
+                    (
+                        ev.position,
+                        DoseEvaluation(
+                            doses[ev.position].id,
+                            antigen.name,
+                            series.vaccine_group,
+                            series.name,
+                            ev.target,
+                            ev.status,
+                            ev.reason,
+                            ev.rule_id,
+                            ev.reasons or ((ev.reason,) if ev.reason else ()),
+                        ),
+                    )
+                )
+            continue
+        if view is None:
+            view = _PatientView(schedule, patient, as_of)
+            by_antigen = _organise(view)
         recs = by_antigen.get(antigen.name, [])
         # The outcome is a pure function of the key, so identical inputs (children born
         # the same day, assessed the same day, with the same doses) share one result.
+        memo = idx.memo
         key = _memo_key(view, antigen, recs, idx.external[antigen.name])
         result = memo.get(key)
         if not isinstance(result, _AntigenResult):
@@ -1172,23 +1291,24 @@ def assess(
                 memo.clear()
             memo[key] = result
         best_by_antigen[antigen.name] = result.best
+        if not full:
+            continue
         outcomes.extend(result.outcomes)
-        for pos, ev, group_name, series_name in result.evals:
+        for pos, ev_, group_name, series_name in result.evals:
             rec = recs[pos]
             evaluations.append(
                 (
-                    rec.date,
                     rec.index,
                     DoseEvaluation(
                         rec.dose.id,
                         antigen.name,
                         group_name,
                         series_name,
-                        ev.target,
-                        ev.status,
-                        ev.reason,
-                        ev.rule_id,
-                        ev.reasons or ((ev.reason,) if ev.reason else ()),
+                        ev_.target,
+                        ev_.status,
+                        ev_.reason,
+                        ev_.rule_id,
+                        ev_.reasons or ((ev_.reason,) if ev_.reason else ()),
                     ),
                 )
             )
@@ -1200,13 +1320,29 @@ def assess(
                 schedule, patient, group.name, group.antigens, group.administer_full, runs
             )
         )
-    evaluations.sort(key=lambda e: (e[0], e[1]))
+    if not full:
+        return tuple(forecasts)
+    # Dose order (positions follow dates), then antigen order: the sort is stable.
+    evaluations.sort(key=_first)
     return Assessment(
         as_of=as_of,
-        evaluations=tuple(e for _, _, e in evaluations),
+        evaluations=tuple(e for _, e in evaluations),
         forecasts=tuple(forecasts),
         series=tuple(outcomes),
     )
+
+
+def _first(item: tuple[int, DoseEvaluation]) -> int:
+    return item[0]
+
+
+def _association_window(
+    compiled: Compiled, begin: Duration | None, end: Duration | None, ages: list[dt.date]
+) -> tuple[dt.date, dt.date]:
+    # A vaccine-map age window (e.g. zoster vaccine counts as varicella only before 50).
+    low = _MIN_DATE if begin is None else ages[compiled.slot(begin, 0)]
+    high = _MAX_DATE if end is None else ages[compiled.slot(end, 1)]
+    return low, high
 
 
 def evaluate(
@@ -1227,5 +1363,5 @@ def forecast(
     as_of: dt.date,
     vaccine_groups: Collection[str] | None = None,
 ) -> tuple[VaccineGroupForecast, ...]:
-    """Return only the vaccine-group forecasts of :func:`assess`."""
-    return assess(schedule, patient, as_of=as_of, vaccine_groups=vaccine_groups).forecasts
+    """Return only the vaccine-group forecasts of :func:`assess` (see :func:`forecast_only`)."""
+    return forecast_only(schedule, patient, as_of=as_of, vaccine_groups=vaccine_groups)

@@ -498,6 +498,8 @@ class ScheduleIndex:
         rules: Every rule by ``rule_id``, filled on first use by
             :func:`immreg.schedule.explain.rule`.
         memo: The engine's cache of per-antigen outcomes (bounded; see the engine).
+        compiled: The engine's fast-path plans (:mod:`immreg.schedule.compiled`), built on
+            first use.
     """
 
     antigens: dict[str, Antigen]
@@ -512,6 +514,7 @@ class ScheduleIndex:
     vaccine_rules: dict[int, tuple[dict[str, tuple[VaccineRule, ...]], ...]]
     memo: dict[object, object] = attrs.field(factory=dict, eq=False, repr=False)
     rules: dict[str, object] = attrs.field(factory=dict, eq=False, repr=False)
+    compiled: list[object] = attrs.field(factory=list, eq=False, repr=False)
 
 
 @attrs.frozen

@@ -1,0 +1,840 @@
+"""The engine's fast path: antigens compiled into flat plans, evaluated without allocation.
+
+Most antigens of a national childhood schedule have one series of target doses with plain
+ages, intervals from the previous dose and a few vaccines: best-series selection (CDSi 4.6
+chapter 8) has nothing to choose, and evaluating a dose is a handful of date comparisons.
+:func:`compile_schedule` detects such antigens from the schedule data, once per schedule,
+and turns each into an :class:`AntigenPlan`: target doses as slotted records whose age
+limits are positions in a per-birth-date table of age dates (children share birth dates,
+so the table is built once per birth date, not once per child). :func:`run` then walks a
+patient's antigen doses and the plan together, following exactly the steps of the general
+engine (:mod:`immreg.schedule.engine`) for the features the plan allows; anything else
+(several series, risk or evaluation-only series, observations, recurring or seasonal doses,
+conditional skips other than age and interval conditions, allowable intervals, dated
+rules) stays on the general path. A differential property test checks that the two paths
+give identical assessments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import NamedTuple
+
+from immreg.schedule.dates import Duration, add
+from immreg.schedule.patient import Dose, EvaluationStatus, ForecastStatus
+from immreg.schedule.rules import (
+    Antigen,
+    ConditionalSkip,
+    Interval,
+    Schedule,
+    Series,
+    SeriesDose,
+    VaccineRule,
+)
+
+__all__ = [
+    "AntigenPlan",
+    "BestForecast",
+    "Compiled",
+    "Evaluation",
+    "Outcome",
+    "compile_schedule",
+    "run",
+]
+
+MIN_DATE = dt.date(1900, 1, 1)
+MAX_DATE = dt.date(2999, 12, 31)
+_ONE_DAY = dt.timedelta(days=1)
+# Age-table positions of the CDSi assumed values for a missing age (01/01/1900, 12/31/2999).
+_LOW = 0
+_HIGH = 1
+_DOB_LIMIT = 20_000  # birth dates kept per schedule (about 55 years of them); emptied when full
+
+
+class BestForecast(NamedTuple):
+    """What CDSi chapter 9 needs of a best patient series' forecast.
+
+    Attributes:
+        antigen: The antigen.
+        status: The series' forecast status.
+        earliest: Earliest date of the next dose.
+        recommended: Recommended date.
+        past_due: Past-due date.
+        latest: Latest date.
+        dose_number: Forecast dose number.
+        priority: Whether every interval of the next dose has CDSi interval priority.
+        vaccines: Recommended vaccine codes.
+        reason: Reason code of the forecast.
+        decided_by: The rule that decided the date or the status.
+    """
+
+    antigen: str
+    status: ForecastStatus
+    earliest: dt.date | None
+    recommended: dt.date | None
+    past_due: dt.date | None
+    latest: dt.date | None
+    dose_number: int | None
+    priority: bool
+    vaccines: tuple[str, ...]
+    reason: str | None
+    decided_by: str
+
+
+class Evaluation(NamedTuple):
+    """One antigen dose's evaluation, before it becomes a public ``DoseEvaluation``.
+
+    Attributes:
+        position: The dose's position among the patient's doses sorted by date.
+        status: Evaluation status.
+        reason: First reason, if any.
+        rule_id: The deciding rule.
+        target: Target dose number (``None`` once the series is complete).
+        reasons: Every reason found.
+    """
+
+    position: int
+    status: EvaluationStatus
+    reason: str | None
+    rule_id: str
+    target: int | None
+    reasons: tuple[str, ...]
+
+
+class Outcome(NamedTuple):
+    """One antigen's result on the fast path.
+
+    Attributes:
+        best: The best series' forecast (empty when no series was selected).
+        forecast: The series' forecast, for ``SeriesOutcome`` (``None`` if not forecast).
+        evaluations: The antigen doses' evaluations, in date order.
+    """
+
+    best: tuple[BestForecast, ...]
+    forecast: BestForecast | None
+    evaluations: list[Evaluation]
+
+
+class _Target:
+    """One compiled target dose (CDSi 4.6 §3.1): ages as age-table positions."""
+
+    __slots__ = (
+        "abs_min",
+        "age_rule_id",
+        "allowable",
+        "has_age",
+        "inadvertent",
+        "intervals",
+        "late",
+        "max",
+        "min",
+        "number",
+        "offered",
+        "preferable",
+        "rec",
+        "rule_id",
+        "skips",
+    )
+
+    def __init__(self) -> None:
+        self.number = 0
+        self.rule_id = ""
+        self.has_age = False
+        self.age_rule_id = ""
+        # Positions in the age table; None where the age is unset (forecasts skip it).
+        self.abs_min = _LOW
+        self.min: int | None = None
+        self.max: int | None = None
+        self.rec: int | None = None
+        self.late: int | None = None
+        # (abs_min, min, earliest_rec, latest_rec, priority, rule_id, target_dose or 0)
+        self.intervals: tuple[
+            tuple[
+                Duration | None, Duration | None, Duration | None, Duration | None, bool, str, int
+            ],
+            ...,
+        ] = ()
+        # vaccine -> ((begin, end, mvx), ...) for preferable, (begin, end) for allowable.
+        self.preferable: dict[str, tuple[tuple[int, int, str | None], ...]] = {}
+        self.allowable: dict[str, tuple[tuple[int, int], ...]] = {}
+        self.inadvertent: frozenset[str] = frozenset()
+        # (in_evaluation, in_forecast, all_sets, sets); a set is
+        # (effective, cessation, all_conditions, conditions); a condition is
+        # (is_age, begin, end, interval).
+        self.skips: tuple[
+            tuple[
+                bool,
+                bool,
+                bool,
+                tuple[
+                    tuple[
+                        dt.date | None,
+                        dt.date | None,
+                        bool,
+                        tuple[tuple[bool, int, int, Duration | None], ...],
+                    ],
+                    ...,
+                ],
+            ],
+            ...,
+        ] = ()
+        # Recommended vaccines for forecasts: (vaccine, begin, end).
+        self.offered: tuple[tuple[str, int, int], ...] = ()
+
+
+class AntigenPlan:
+    """An antigen with one plain series, compiled for :func:`run`.
+
+    Attributes:
+        antigen: The antigen's name.
+        series: The series.
+        targets: Its compiled target doses.
+        conflicts: Live-virus conflicts (CDSi §6.7) by the later vaccine code, as
+            ``(earlier vaccine, begin, min_end, end, rule_id)``.
+        forecast_conflicts: Per target dose, conflicts that delay it (CALCDTCONFLICT-3)
+            by the earlier vaccine code, as ``(end, rule_id)``.
+        min_start: Age-table position of "minimum age to start", if set.
+        max_start: Age-table position of "maximum age to start" (selection, table 8-3).
+    """
+
+    __slots__ = (
+        "antigen",
+        "conflicts",
+        "forecast_conflicts",
+        "max_start",
+        "min_start",
+        "series",
+        "targets",
+    )
+
+    def __init__(
+        self,
+        antigen: str,
+        series: Series,
+        targets: tuple[_Target, ...],
+        conflicts: dict[str, tuple[tuple[str, Duration, Duration, Duration, str], ...]],
+        forecast_conflicts: tuple[dict[str, tuple[tuple[Duration, str], ...]], ...],
+        min_start: int | None,
+        max_start: int | None,
+    ) -> None:
+        self.antigen = antigen
+        self.series = series
+        self.targets = targets
+        self.conflicts = conflicts
+        self.forecast_conflicts = forecast_conflicts
+        self.min_start = min_start
+        self.max_start = max_start
+
+
+class Compiled:
+    """A schedule's fast-path plans and its shared per-birth-date table of age dates.
+
+    Attributes:
+        plans: Plans by antigen name, for the antigens the fast path can run.
+        durations: The age durations the plans use; position ``i + 2`` in an age table.
+    """
+
+    def __init__(self) -> None:
+        self.plans: dict[str, AntigenPlan] = {}
+        self.durations: list[Duration] = []
+        self._slots: dict[int, int] = {}
+        self._tables: dict[dt.date, list[dt.date]] = {}
+
+    def slot(self, duration: Duration | None, default: int) -> int:
+        """The age-table position of an age (``default`` when it is unset)."""
+        if duration is None:
+            return default
+        found = self._slots.get(id(duration))
+        if found is None:
+            self.durations.append(duration)
+            found = self._slots[id(duration)] = len(self.durations) + 1
+        return found
+
+    def ages(self, dob: dt.date) -> list[dt.date]:
+        """The dates a child born on ``dob`` reaches each age, built once per birth date."""
+        table = self._tables.get(dob)
+        if table is None:
+            if len(self._tables) >= _DOB_LIMIT:
+                self._tables.clear()
+            table = [MIN_DATE, MAX_DATE]
+            table.extend([add(dob, d) for d in self.durations])
+            self._tables[dob] = table
+        return table
+
+    def clear(self) -> None:
+        """Forget the age tables (benchmarks use it to measure a cold start)."""
+        self._tables.clear()
+
+
+def compile_schedule(schedule: Schedule) -> Compiled:
+    """Compile every antigen the fast path can run; the others are left out.
+
+    The test is on the schedule data only, never on its name: one non-risk series without
+    a required sex and with default or unlimited start (so that best-series selection has
+    nothing to decide), no evidence of immunity by birth date (observations send the whole
+    patient to the general path), and target doses whose rules are all in
+    :func:`_plain_target`.
+    """
+    compiled = Compiled()
+    for antigen in schedule.antigens:
+        plan = _compile_antigen(compiled, schedule, antigen)
+        if plan is not None:
+            compiled.plans[antigen.name] = plan
+    # The vaccine map's age windows are read from the same table.
+    for assoc in schedule.vaccines:
+        compiled.slot(assoc.begin_age, _LOW)
+        compiled.slot(assoc.end_age, _HIGH)
+    return compiled
+
+
+def _plain_series(antigen: Antigen) -> Series | None:
+    if len(antigen.series) != 1:
+        return None
+    series = antigen.series[0]
+    if series.type != "standard" or series.required_sex or series.indications:
+        return None
+    if antigen.immunity is not None and antigen.immunity.birth_date_before is not None:
+        return None
+    if not all(_plain_target(t) for t in series.doses):
+        return None
+    return series
+
+
+def _plain_target(target: SeriesDose) -> bool:
+    """Whether a target dose uses only rules the fast path implements."""
+    if target.recurring or target.season_start or target.season_end:
+        return False
+    if target.allowable_intervals or len(target.ages) > 1:
+        return False
+    if any(a.effective or a.cessation for a in target.ages):
+        return False
+    for iv in target.intervals:
+        if iv.effective or iv.cessation or iv.reference not in ("previous", "target_dose"):
+            return False
+    return all(_plain_skip(s) for s in target.skips)
+
+
+def _plain_skip(skip: ConditionalSkip) -> bool:
+    return all(c.kind in ("age", "interval") for cset in skip.sets for c in cset.conditions)
+
+
+def _compile_antigen(
+    compiled: Compiled, schedule: Schedule, antigen: Antigen
+) -> AntigenPlan | None:
+    series = _plain_series(antigen)
+    if series is None:
+        return None
+    idx = schedule.index()
+    slot = compiled.slot
+    targets = []
+    forecast_conflicts = []
+    codes: set[str] = set()
+    for t in series.doses:
+        ct = _Target()
+        ct.number = t.number
+        ct.rule_id = t.rule_id
+        if t.ages:
+            age = t.ages[0]
+            ct.has_age = True
+            ct.age_rule_id = age.rule_id
+            ct.abs_min = slot(age.abs_min, _LOW)
+            ct.min = None if age.min is None else slot(age.min, _LOW)
+            ct.max = None if age.max is None else slot(age.max, _HIGH)
+            ct.rec = None if age.earliest_rec is None else slot(age.earliest_rec, _LOW)
+            ct.late = None if age.latest_rec is None else slot(age.latest_rec, _LOW)
+        ct.intervals = tuple(_interval(iv) for iv in t.intervals)
+        ct.preferable = _rules(compiled, t.preferable_vaccines)
+        ct.allowable = {
+            k: tuple((b, e) for b, e, _ in v)
+            for k, v in _rules(compiled, t.allowable_vaccines).items()
+        }
+        codes.update(v.vaccine for v in (*t.preferable_vaccines, *t.allowable_vaccines))
+        codes.update(t.inadvertent_vaccines)
+        ct.inadvertent = frozenset(t.inadvertent_vaccines)
+        ct.skips = tuple(
+            (
+                s.context in ("evaluation", "both"),
+                s.context in ("forecast", "both"),
+                s.logic == "and",
+                tuple(
+                    (
+                        cset.effective,
+                        cset.cessation,
+                        cset.logic == "and",
+                        tuple(
+                            (
+                                c.kind == "age",
+                                slot(c.begin_age, _LOW),
+                                slot(c.end_age, _HIGH),
+                                c.interval,
+                            )
+                            for c in cset.conditions
+                        ),
+                    )
+                    for cset in s.sets
+                ),
+            )
+            for s in t.skips
+            if s.sets
+        )
+        ct.offered = tuple(
+            (v.vaccine, slot(v.begin_age, _LOW), slot(v.end_age, _HIGH))
+            for v in t.preferable_vaccines
+            if v.forecast
+        )
+        targets.append(ct)
+        by_previous = idx.forecast_conflicts.get(id(t), {})
+        forecast_conflicts.append(
+            {k: tuple((c.end, c.rule_id) for c in v) for k, v in by_previous.items()}
+        )
+    for assoc in schedule.vaccines:
+        if assoc.antigen == antigen.name:
+            codes.add(assoc.vaccine)
+    conflicts = {
+        code: tuple((c.previous, c.begin, c.min_end, c.end, c.rule_id) for c in found)
+        for code in codes
+        if (found := idx.conflicts.get(code))
+    }
+    return AntigenPlan(
+        antigen.name,
+        series,
+        tuple(targets),
+        conflicts,
+        tuple(forecast_conflicts),
+        None if series.min_age_to_start is None else slot(series.min_age_to_start, _LOW),
+        None if series.default else slot(series.max_age_to_start, _HIGH),
+    )
+
+
+def _interval(
+    iv: Interval,
+) -> tuple[Duration | None, Duration | None, Duration | None, Duration | None, bool, str, int]:
+    target = (iv.target_dose or 1) if iv.reference == "target_dose" else 0
+    return (iv.abs_min, iv.min, iv.earliest_rec, iv.latest_rec, iv.priority, iv.rule_id, target)
+
+
+def _rules(
+    compiled: Compiled, rules: tuple[VaccineRule, ...]
+) -> dict[str, tuple[tuple[int, int, str | None], ...]]:
+    out: dict[str, list[tuple[int, int, str | None]]] = {}
+    for r in rules:
+        out.setdefault(r.vaccine, []).append(
+            (compiled.slot(r.begin_age, _LOW), compiled.slot(r.end_age, _HIGH), r.mvx or None)
+        )
+    return {k: tuple(v) for k, v in out.items()}
+
+
+# --- running a plan -----------------------------------------------------------------------
+
+# An antigen dose on the fast path: (date, vaccine, dose, position in date order).
+Rec = tuple[dt.date, str, Dose, int]
+
+
+def _skipped(
+    target: _Target,
+    evaluation: bool,
+    ref: dt.date,
+    last: dt.date | None,
+    ages: list[dt.date],
+) -> bool:
+    """CDSi 4.6 §6.2 / tables 6-6, 6-8, 6-10, 6-11: whether a conditional skip applies.
+
+    ``last`` is the date of the immediately previous dose (CALCDTSKIP-5), if any.
+    """
+    for in_eval, in_forecast, need_all, sets in target.skips:
+        if not (in_eval if evaluation else in_forecast):
+            continue
+        for effective, cessation, all_conditions, conditions in sets:
+            met = False
+            if (effective is None or effective <= ref) and (cessation is None or ref < cessation):
+                # Table 6-10: all conditions (AND) or any of them (OR).
+                met = all_conditions
+                for is_age, begin, end, interval in conditions:
+                    if is_age:
+                        ok = ages[begin] <= ref < ages[end]
+                    else:
+                        ok = (
+                            last is not None
+                            and interval is not None
+                            and ref >= add(last, interval)
+                        )
+                    if ok != all_conditions:
+                        met = ok
+                        break
+            if met and not need_all:
+                return True
+            if not met and need_all:
+                break
+        else:
+            if need_all:
+                return True
+    return False
+
+
+def run(
+    plan: AntigenPlan,
+    ages: list[dt.date],
+    recs: list[Rec],
+    as_of: dt.date,
+    dob: dt.date,
+    doses: tuple[Dose, ...],
+    by_vaccine: dict[str, list[Dose]] | None,
+) -> Outcome:
+    """Evaluate and forecast one antigen for one patient on the fast path.
+
+    Args:
+        plan: The antigen's plan.
+        ages: The patient's age table (:meth:`Compiled.ages`).
+        recs: The patient's doses of this antigen, in date order (CDSi §4.2).
+        as_of: The assessment date.
+        dob: The birth date.
+        doses: All the patient's doses, in input order (live-virus conflicts).
+        by_vaccine: The patient's doses by vaccine code (live-virus conflicts).
+
+    Returns:
+        The best series' forecast, the series' forecast and the dose evaluations.
+    """
+    targets = plan.targets
+    n = len(targets)
+    series = plan.series
+    evals: list[Evaluation] = []
+    satisfied: list[Rec] = []  # the doses that satisfied target doses, in order
+    sat_at: list[dt.date | None] = [None] * n  # the date each target dose was satisfied
+    status_of: dict[int, str] = {}  # by id() of the Dose, for live-virus conflicts
+    t = 0
+    last_ref: dt.date | None = None  # CALCDTINT-1: latest valid or not-valid dose
+    last_any: dt.date | None = None  # CALCDTSKIP-5: the immediately previous dose
+    first_valid: dt.date | None = None
+    counted = 0  # evaluations that are not extraneous (for "previous dose" forecasts)
+    last_counted: dt.date | None = None
+    # CDSi 4.6 §4.4, figure 4-6: walk target doses and antigen doses together.
+    for date, vaccine, dose, pos in recs:
+        while t < n and targets[t].skips and _skipped(targets[t], True, date, last_any, ages):
+            t += 1
+        last_any = date
+        if t >= n:
+            # Step 6a: no target dose left; the dose is extraneous.
+            evals.append(
+                Evaluation(pos, "extraneous", "series_already_complete", series.rule_id, None, ())
+            )
+            continue
+        target = targets[t]
+        num = t + 1
+        ev: Evaluation
+        if dose.condition:  # §6.1
+            ev = Evaluation(pos, "sub_standard", "dose_condition", target.rule_id, num, ())
+        elif vaccine in target.inadvertent:  # §6.3
+            # Not the "previous dose" of a later interval (CALCDTINT-1).
+            ev = Evaluation(pos, "not_valid", "inadvertent_vaccine", target.rule_id, num, ())
+            status_of[id(dose)] = "not_valid"
+            counted += 1
+            last_counted = date
+            evals.append(ev)
+            continue
+        else:
+            ev = _evaluate(
+                plan,
+                target,
+                num,
+                ages,
+                date,
+                vaccine,
+                dose,
+                pos,
+                satisfied,
+                sat_at,
+                last_ref,
+                status_of,
+                by_vaccine,
+            )
+        status = ev.status
+        evals.append(ev)
+        status_of[id(dose)] = status
+        if status != "extraneous":
+            counted += 1
+            last_counted = date
+        if status == "valid":
+            last_ref = date
+            satisfied.append((date, vaccine, dose, pos))
+            sat_at[t] = date
+            if first_valid is None:
+                first_valid = date
+            t += 1
+        elif status == "not_valid":
+            last_ref = date
+    # "Minimum age to start" (CDSi 4.6 appendix A).
+    if plan.min_start is not None and not satisfied and as_of < ages[plan.min_start]:
+        return Outcome((), None, [])
+    # Table 8-3 with one series: a default series is selected at once; another only if it
+    # was started before its maximum age to start, or not started at all.
+    if (
+        plan.max_start is not None
+        and first_valid is not None
+        and first_valid >= ages[plan.max_start]
+    ):
+        return Outcome((), None, evals)
+    fc = _forecast(
+        plan,
+        ages,
+        recs,
+        as_of,
+        dob,
+        doses,
+        t,
+        len(satisfied),
+        sat_at,
+        last_ref,
+        last_counted if counted else None,
+    )
+    return Outcome((fc,), fc, evals)
+
+
+def _evaluate(
+    plan: AntigenPlan,
+    target: _Target,
+    num: int,
+    ages: list[dt.date],
+    date: dt.date,
+    vaccine: str,
+    dose: Dose,
+    pos: int,
+    satisfied: list[Rec],
+    sat_at: list[dt.date | None],
+    last_ref: dt.date | None,
+    status_of: dict[int, str],
+    by_vaccine: dict[str, list[Dose]] | None,
+) -> Evaluation:
+    """CDSi 4.6 chapter 6 for one dose and target dose (after §6.1 and §6.3)."""
+    rule_id = target.rule_id
+    # Not in CDSi 4.6: the same vaccine recorded twice on one day counts once (see engine).
+    for s in satisfied:
+        if s[0] == date and s[1] == vaccine:
+            return Evaluation(pos, "not_valid", "same_day_as_valid_dose", rule_id, num, ())
+    reasons: list[str] = []
+    first_rule = ""
+    grace = False
+    if target.has_age:
+        if target.max is not None and date >= ages[target.max]:
+            # Table 6-31: a dose at or after the maximum age is extraneous.
+            return Evaluation(pos, "extraneous", "age_too_old", target.age_rule_id, num, ())
+        if date < ages[target.abs_min]:
+            reasons.append("age_too_young")
+            first_rule = target.age_rule_id
+        elif target.min is not None and date < ages[target.min]:
+            grace = True
+    # §6.5: every preferable interval (no allowable ones on this path: a failure stands).
+    for abs_min, min_iv, _rec, _late, _prio, iv_rule, ref_target in target.intervals:
+        # CALCDTINT-1 (previous dose) or CALCDTINT-4 (the dose that satisfied a target dose).
+        ref = sat_at[ref_target - 1] if ref_target else last_ref
+        if ref is None:
+            continue
+        if abs_min is not None and date < add(ref, abs_min):
+            reasons.append("interval_too_soon")
+            first_rule = first_rule or iv_rule
+            break
+        if min_iv is not None and date < add(ref, min_iv):
+            grace = True
+    # §6.7: live-virus conflicts with earlier doses of any antigen.
+    found = plan.conflicts.get(vaccine)
+    if found and by_vaccine is not None:
+        for previous, c_begin, min_end, c_end, c_rule in found:
+            hit = False
+            for d in by_vaccine.get(previous, ()):
+                if d is dose or d.date > date:
+                    continue
+                # CALCDTCONFLICT-2: a valid (or unevaluated) earlier dose ends the conflict
+                # at the minimum end; a not-valid one at the full end.
+                status = status_of.get(id(d))
+                stop = min_end if status is None or status == "valid" else c_end
+                if add(d.date, c_begin) <= date < add(d.date, stop):
+                    hit = True
+                    break
+            if hit:
+                reasons.append("live_virus_conflict")
+                first_rule = first_rule or c_rule
+                break
+    # §6.8 and §6.9: preferable, else allowable vaccine.
+    ok = False
+    for begin, end, mvx in target.preferable.get(vaccine, ()):
+        if ages[begin] <= date < ages[end] and not (mvx and dose.mvx and mvx != dose.mvx):
+            ok = True
+            break
+    else:
+        for begin, end in target.allowable.get(vaccine, ()):
+            if ages[begin] <= date < ages[end]:
+                ok = True
+                break
+    if not ok:
+        reasons.append("not_preferable_or_allowable_vaccine")
+        first_rule = first_rule or rule_id
+    if not reasons:
+        return Evaluation(pos, "valid", "grace_period" if grace else None, rule_id, num, ())
+    return Evaluation(pos, "not_valid", reasons[0], first_rule, num, tuple(reasons))
+
+
+def _forecast(
+    plan: AntigenPlan,
+    ages: list[dt.date],
+    recs: list[Rec],
+    as_of: dt.date,
+    dob: dt.date,
+    doses: tuple[Dose, ...],
+    t: int,
+    valid: int,
+    sat_at: list[dt.date | None],
+    last_ref: dt.date | None,
+    last_counted: dt.date | None,
+) -> BestForecast:
+    """CDSi 4.6 chapter 7 for the plan's series (no immunity, no contraindication)."""
+    targets = plan.targets
+    n = len(targets)
+    name = plan.antigen
+    series = plan.series
+    last_any = recs[-1][0] if recs else None
+    reference = as_of
+    priority = False
+    vaccines: tuple[str, ...] = ()
+    while True:
+        # §7.1 (reference: assessment date) and §7.6 (reference: the earliest date).
+        while (
+            t < n and targets[t].skips and _skipped(targets[t], False, reference, last_any, ages)
+        ):
+            t += 1
+        if t >= n:
+            if valid:
+                return BestForecast(
+                    name,
+                    "complete",
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    priority,
+                    vaccines,
+                    "series_complete",
+                    series.rule_id,
+                )
+            return BestForecast(
+                name,
+                "not_recommended",
+                None,
+                None,
+                None,
+                None,
+                None,
+                priority,
+                vaccines,
+                "not_needed",
+                series.rule_id,
+            )
+        target = targets[t]
+        # FORECASTDTCAN-1: the latest of the candidate earliest dates; the first listed
+        # wins a tie (minimum age, intervals, conflicts, previous dose), as in the engine.
+        earliest = None
+        reason = "min_age"
+        decided = target.rule_id
+        if target.min is not None:
+            earliest = ages[target.min]
+            decided = target.age_rule_id
+        rec_ints: dt.date | None = None
+        late_ints: dt.date | None = None
+        intervals = target.intervals
+        for _abs, min_iv, rec_iv, late_iv, _prio, iv_rule, ref_target in intervals:
+            ref = sat_at[ref_target - 1] if ref_target else last_ref
+            if ref is None:
+                continue
+            if min_iv is not None:
+                when = add(ref, min_iv)
+                if earliest is None or when > earliest:
+                    earliest, reason, decided = when, "min_interval", iv_rule
+            if rec_iv is not None:
+                when = add(ref, rec_iv)
+                rec_ints = when if rec_ints is None or when > rec_ints else rec_ints
+            if late_iv is not None:
+                when = add(ref, late_iv)
+                late_ints = when if late_ints is None or when > late_ints else late_ints
+        priority = bool(intervals) and all(iv[4] for iv in intervals)
+        # CALCDTCONFLICT-3: a live vaccine given earlier delays a conflicting next dose.
+        conflicts = plan.forecast_conflicts[t]
+        if conflicts:
+            for d in doses:
+                for end, c_rule in conflicts.get(d.vaccine, ()):
+                    when = add(d.date, end)
+                    if earliest is None or when > earliest:
+                        earliest, reason, decided = when, "live_virus_conflict", c_rule
+        if last_counted is not None and (earliest is None or last_counted > earliest):
+            earliest, reason, decided = last_counted, "previous_dose", target.rule_id
+        if earliest is None:
+            earliest, reason, decided = dob, "min_age", target.rule_id
+        # Table 7-10: should the patient receive another target dose?
+        if target.max is not None:
+            max_age = ages[target.max]
+            if as_of >= max_age:
+                return BestForecast(
+                    name,
+                    "aged_out",
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    priority,
+                    vaccines,
+                    "max_age_exceeded",
+                    target.age_rule_id,
+                )
+            if earliest >= max_age:
+                return BestForecast(
+                    name,
+                    "aged_out",
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    priority,
+                    vaccines,
+                    "cannot_finish_before_max_age",
+                    target.age_rule_id,
+                )
+            latest: dt.date | None = max_age - _ONE_DAY
+        else:
+            latest = None
+        # §7.5, FORECASTDT-1..6.
+        recommended = (
+            (ages[target.rec] if target.rec is not None else None) or rec_ints or earliest
+        )
+        if recommended < earliest:
+            recommended = earliest
+        if target.late is not None:
+            past_due: dt.date | None = max(ages[target.late] - _ONE_DAY, earliest)
+        elif late_ints is not None:
+            past_due = max(late_ints - _ONE_DAY, earliest)
+        else:
+            past_due = None
+        vaccines = tuple(
+            dict.fromkeys(v for v, b, e in target.offered if ages[b] <= recommended < ages[e])
+        )
+        # §7.6: the forecast must still hold on its own earliest date.
+        if (
+            target.skips
+            and reference != earliest
+            and _skipped(target, False, earliest, last_any, ages)
+        ):
+            reference = earliest
+            continue
+        # FORECASTDN-1: satisfied target doses plus one.
+        return BestForecast(
+            name,
+            "not_complete",
+            earliest,
+            recommended,
+            past_due,
+            latest,
+            valid + 1,
+            priority,
+            vaccines,
+            reason,
+            decided,
+        )

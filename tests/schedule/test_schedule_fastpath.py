@@ -1,0 +1,135 @@
+"""The engine's fast path (compiled plans) agrees with the general path, on random histories.
+
+Each schedule is assessed twice per random history: through ``engine._assess`` with the
+fast path (the default) and with every antigen forced onto the general path. Assessments,
+and the forecasts of the lean mode, must be identical.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from immreg.schedule import Dose, Observation, Patient, Schedule, load_schedule
+from immreg.schedule.batch import assess_many, forecast_many
+from immreg.schedule.engine import _assess, _compiled
+
+DATA = Path(__file__).parent / "data"
+AS_OF = dt.date(2025, 11, 10)
+# Usual visit ages in days: birth, 6 weeks, 2, 3, 4, 5, 9, 12, 18 months, 2, 4, 5, 11 years.
+VISITS = (0, 1, 42, 61, 91, 122, 152, 274, 365, 379, 548, 730, 1461, 1826, 4018)
+PROPERTY = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _vn_like() -> Schedule:
+    return load_schedule(str(DATA / "vn-epi-like.json"))
+
+
+def _mini() -> Schedule:
+    return load_schedule(str(DATA / "mini-epi.json"))
+
+
+def _vn_2026() -> Schedule:
+    return load_schedule("vn-epi-2026")
+
+
+@st.composite
+def histories(draw: st.DrawFn, schedule: Schedule) -> tuple[Patient, dt.date]:
+    codes = sorted(schedule.index().vaccines)
+    age = draw(st.integers(0, 7 * 365) | st.integers(0, 40 * 365))
+    dob = AS_OF - dt.timedelta(days=age)
+    doses = []
+    for i in range(draw(st.integers(0, 16))):
+        # Ages anywhere, or near the usual visits (so that series progress), capped at as_of.
+        days = draw(
+            st.integers(0, age)
+            | st.builds(
+                lambda v, j: min(age, max(0, v + j)),
+                st.sampled_from(VISITS),
+                st.integers(-10, 40),
+            )
+        )
+        when = dob + dt.timedelta(days=days)
+        doses.append(
+            Dose(
+                f"d{i}",
+                when,
+                draw(st.sampled_from(codes)),
+                mvx=draw(st.sampled_from((None, None, None, "AAA", "BBB"))),
+                condition=draw(st.sampled_from((None,) * 15 + ("expired",))),
+            )
+        )
+    if doses and draw(st.booleans()):
+        doses.append(Dose("dup", doses[0].date, doses[0].vaccine))
+    observations: tuple[Observation, ...] = ()
+    if draw(st.integers(0, 9)) == 0:
+        observations = (Observation("OBS", None),)
+    sex = draw(st.sampled_from(("F", "M", "U")))
+    as_of = AS_OF - dt.timedelta(days=draw(st.sampled_from((0, 0, 1, 30))))
+    as_of = max(as_of, max((d.date for d in doses), default=dob), dob)
+    return Patient(dob, sex, tuple(doses), observations), as_of
+
+
+def _agree(schedule: Schedule, item: tuple[Patient, dt.date]) -> None:
+    patient, as_of = item
+    general = _assess(schedule, patient, as_of, None, full=True, fast=False)
+    fast = _assess(schedule, patient, as_of, None, full=True, fast=True)
+    assert fast == general
+    lean = _assess(schedule, patient, as_of, None, full=False, fast=True)
+    assert isinstance(general, tuple) is False
+    assert lean == general.forecasts  # type: ignore[union-attr]
+
+
+def test_the_fast_path_is_used() -> None:
+    assert len(_compiled(_vn_like()).plans) == 12
+    assert _compiled(_mini()).plans
+
+
+@PROPERTY
+@given(st.data())
+def test_vn_like_fast_path_agrees(data: st.DataObject) -> None:
+    schedule = _vn_like()
+    _agree(schedule, data.draw(histories(schedule)))
+
+
+@PROPERTY
+@given(st.data())
+def test_vn_epi_2026_fast_path_agrees(data: st.DataObject) -> None:
+    schedule = _vn_2026()
+    _agree(schedule, data.draw(histories(schedule)))
+
+
+@PROPERTY
+@given(st.data())
+def test_mini_epi_fast_path_agrees(data: st.DataObject) -> None:
+    schedule = _mini()
+    _agree(schedule, data.draw(histories(schedule)))
+
+
+@PROPERTY
+@given(st.data())
+def test_cdsi_fast_path_agrees(cdsi: Schedule, data: st.DataObject) -> None:
+    _agree(cdsi, data.draw(histories(cdsi)))
+
+
+def test_batch_modes_agree() -> None:
+    schedule = _vn_like()
+    dob = dt.date(2024, 1, 15)
+    items = [
+        (Patient(dob, "F", (Dose("a", dob, "VGB"), Dose("b", dob, "BCG"))), AS_OF),
+        (Patient(dob, "M", (Dose("a", dt.date(2024, 3, 20), "DPT-VGB-Hib"),)), AS_OF),
+    ]
+    full = list(assess_many(schedule, items))
+    lean = list(forecast_many(schedule, items))
+    assert [a.forecasts for a in full] == lean
+
+
+@pytest.mark.parametrize("spec", ["vn-epi-2026"])
+def test_bundled_pack_compiles(spec: str) -> None:
+    assert _compiled(load_schedule(spec)).plans
