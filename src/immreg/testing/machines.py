@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import inspect
 import itertools
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -339,9 +338,11 @@ class RegistryAgreementMachine(RuleBasedStateMachine):
 
     # --- helpers ------------------------------------------------------------------------
 
-    def _all(self, op: Callable[[Registry], Any], expected: type[Exception] | None) -> list[Any]:
+    def _all(
+        self, op: Callable[[Registry], Any], expected: type[Exception] | None, label: str
+    ) -> list[Any]:
         """Run ``op`` on every backend; assert each raised ``expected`` (or nothing)."""
-        event(f"{inspect.stack()[1].function}: {expected.__name__ if expected else 'ok'}")
+        event(f"{label}: {expected.__name__ if expected else 'ok'}")
         outcomes = [_run(functools.partial(op, r)) for r in self.registries]
         for name, o in zip(self.names, outcomes, strict=True):
             assert o.error is expected, (
@@ -356,13 +357,13 @@ class RegistryAgreementMachine(RuleBasedStateMachine):
     def register_first_subject(self, s: Subject) -> None:
         """Start every example with one registered person, so doses can follow."""
         assert self.model.register(s) is None
-        self._all(lambda r: r.register_subject(s), None)
+        self._all(lambda r: r.register_subject(s), None, "register")
 
     @rule(s=_subjects)
     def register_subject(self, s: Subject) -> None:
         """Register a person (often a taken id or code, a future birth, a missing mother)."""
         expected = self.model.register(s)
-        self._all(lambda r: r.register_subject(s), expected)
+        self._all(lambda r: r.register_subject(s), expected, "register")
 
     @rule(
         dose_id=st.sampled_from(DOSE_IDS),
@@ -388,7 +389,7 @@ class RegistryAgreementMachine(RuleBasedStateMachine):
     def _record(self, d: AdministeredDose) -> None:
         already = d.id in self.model.doses
         expected = self.model.record(d)
-        results: list[RecordResult] = self._all(lambda r: r.record_dose(d), expected)
+        results: list[RecordResult] = self._all(lambda r: r.record_dose(d), expected, "record")
         if expected is None:
             want = RecordOutcome.ALREADY_RECORDED if already else RecordOutcome.RECORDED
             assert [x.outcome for x in results] == [want] * len(results)
@@ -543,6 +544,7 @@ class RegistryAgreementMachine(RuleBasedStateMachine):
         results = self._all(
             lambda r: r.correct_dose(d, expected_version=expected_version, reason=reason),
             expected,
+            "correct",
         )
         if expected is None:
             assert results == [self.model.doses[d.id]] * len(results)
@@ -562,6 +564,7 @@ class RegistryAgreementMachine(RuleBasedStateMachine):
         results = self._all(
             lambda r: r.void_dose(dose_id, expected_version=expected_version, reason=reason),
             expected,
+            "void",
         )
         if expected is None:
             assert results == [self.model.doses[dose_id]] * len(results)
@@ -651,6 +654,7 @@ class RegistryAgreementMachine(RuleBasedStateMachine):
         results = self._all(
             lambda r: r.history(subject_id, include_voided=include_voided),
             None if subject is not None else NotFoundError,
+            "history",
         )
         if subject is not None:
             want = self.model.doses_of(subject_id, include_voided=include_voided)
