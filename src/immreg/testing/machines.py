@@ -1,9 +1,10 @@
 """A hypothesis state machine that checks two backends against each other and a model.
 
 :class:`RegistryAgreementMachine` applies the same random sequence of operations (register
-a person, record a dose: new, repeated or conflicting, correct it, void it, a unit of work
-that does several things and then rolls back or raises, reads) to two backends and to a
-plain-Python model of the registry, and after every step asserts that both backends hold
+a person, record a dose: new, repeated or conflicting, correct it, void it, update a
+person's record, bulk-load a batch, a unit of work that does several things and then rolls
+back or raises, reads, scoped ones included) to two backends and to a plain-Python model
+of the registry, and after every step asserts that both backends hold
 exactly what the model holds and raised the same class of error. It follows hypothesis' own
 ``tests/nocover/test_database_agreement.py``.
 
