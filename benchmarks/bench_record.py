@@ -45,9 +45,11 @@ def postgres_schema() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
     import sqlalchemy as sa
 
+    from immreg.backends.sqlalchemy import create_engine
+
     base = postgres_url()
     schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base)
+    admin = create_engine(base)  # "postgresql://" means psycopg here too
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in base else "?"
