@@ -9,13 +9,16 @@ history. :func:`compose` folds dated versions into a single
 * every age rule and interval of version *k* gets the effective window of version *k*
   (intersected with its own): the engine picks, per CDSi 4.6 §3.3, the rule in effect on
   the dose date when evaluating and on ``as_of`` when forecasting;
-* a target dose (or a whole series) that is missing from some versions gets a conditional
-  skip, context ``both``, whose condition sets are in effect exactly in those windows:
-  a dose given while the target dose was not in the schedule is not counted for it, and
-  it is not forecast on an ``as_of`` when it was not in force;
-* a target dose that comes into force after the first version also gets its first date
-  in force as ``season_start``, so that its forecast never starts before the law does
-  (the engine reports that earliest date with reason ``season_start``);
+* a target dose (or a whole series) that a later version brings in gets a conditional
+  skip, context ``forecast``, in effect before that version's date, and that date as its
+  ``season_start``: it is not forecast on an ``as_of`` before the law brought it in,
+  and never forecast for a date before it (the engine reports that earliest date with
+  reason ``season_start``). A dose given before then is judged against it by the first
+  version that has it, so that a dose which meets the rule is credited, not repeated
+  (known limit: such an early dose is left out of the forecast *dose number*, as the
+  engine does for doses given before a season);
+* a target dose that a later version drops gets a skip, context ``both``, in effect from
+  then: later doses are not counted for it and it is no longer forecast;
 * the other parts (vaccine rules, vaccine groups, the vaccine map, conflicts,
   observations) are the union of the versions; series and antigen settings come from
   the latest version that has them.
@@ -47,6 +50,7 @@ from immreg.schedule.rules import (
     Schedule,
     Series,
     SeriesDoseAge,
+    SkipContext,
     VaccineGroup,
 )
 
@@ -196,7 +200,9 @@ def _merge_runs(windows: list[_Window]) -> list[_Window]:
     return out
 
 
-def _absence_skip(rule_id: str, gaps: list[_Window], source: str) -> ConditionalSkip:
+def _absence_skip(
+    rule_id: str, gaps: list[_Window], source: str, context: SkipContext
+) -> ConditionalSkip:
     sets = tuple(
         ConditionSet(
             set_id=str(i + 1),
@@ -210,7 +216,7 @@ def _absence_skip(rule_id: str, gaps: list[_Window], source: str) -> Conditional
         for i, (start, end) in enumerate(_merge_runs(gaps))
     )
     return ConditionalSkip(
-        context="both", logic="or", sets=sets, rule_id=f"{rule_id}/not in force", source=source
+        context=context, logic="or", sets=sets, rule_id=f"{rule_id}/not in force", source=source
     )
 
 
@@ -352,21 +358,31 @@ def _compose_series(
         if gaps:
             first = per_version[0][0]
             since = windows[first][0]
-            skips.append(
-                _absence_skip(
-                    dose_id,
-                    gaps,
-                    "not in the schedule in force on the reference date; in the schedule from "
-                    + (since.isoformat() if since else "the first version")
-                    + " ("
-                    + "; ".join(d.source for _, d in per_version[:1])
-                    + ")",
+            where = "; ".join(d.source for _, d in per_version[:1])
+            before = [g for g in gaps if since is not None and g[1] is not None and g[1] <= since]
+            after = [g for g in gaps if g not in before]
+            if before:
+                # Not forecast while not in force. A dose given before the target dose came
+                # into force is still judged against it, by the first version that has it:
+                # the registry credits a dose that meets the rule instead of repeating it.
+                skips.append(
+                    _absence_skip(
+                        dose_id,
+                        before,
+                        f"not in the schedule before {since}; in force from then ({where})",
+                        "forecast",
+                    )
                 )
-            )
-            if first > 0 and since is not None:
-                # Never forecast a dose before the law that brought it in (a skip alone
-                # would move the forecast on to the next dose, CDSi 4.6 §7.6).
+                # Never forecast it before the law that brought it in (a skip alone would
+                # move the forecast on to the next dose, CDSi 4.6 §7.6).
                 season_start = _later(season_start, since)
+            if after:
+                # Dropped by a later version: neither counted nor forecast from then on.
+                skips.append(
+                    _absence_skip(
+                        dose_id, after, f"no longer in the schedule in force ({where})", "both"
+                    )
+                )
         doses.append(
             attrs.evolve(
                 base,
