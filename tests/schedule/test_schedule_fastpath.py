@@ -88,6 +88,7 @@ def _agree(schedule: Schedule, item: tuple[Patient, dt.date]) -> None:
 
 def test_the_fast_path_is_used() -> None:
     assert len(_compiled(_vn_like()).plans) == 12
+    assert len(_compiled(_vn_2026()).plans) == len(_vn_2026().antigens)
     assert _compiled(_mini()).plans
 
 
@@ -130,6 +131,18 @@ def test_batch_modes_agree() -> None:
     assert [a.forecasts for a in full] == lean
 
 
-@pytest.mark.parametrize("spec", ["vn-epi-2026"])
-def test_bundled_pack_compiles(spec: str) -> None:
-    assert _compiled(load_schedule(spec)).plans
+@pytest.mark.parametrize("spec", ["vn-epi-2026", "who"])
+def test_bundled_packs_compile(spec: str) -> None:
+    schedule = load_schedule(spec)
+    # Every antigen of these packs runs on the fast path (patients without observations),
+    # except where best-series selection has a choice to make.
+    plans = _compiled(schedule).plans
+    assert plans
+    assert all(len(a.series) > 1 for a in schedule.antigens if a.name not in plans)
+
+
+@PROPERTY
+@given(st.data())
+def test_who_fast_path_agrees(data: st.DataObject) -> None:
+    schedule = load_schedule("who")
+    _agree(schedule, data.draw(histories(schedule)))

@@ -38,6 +38,7 @@ from collections.abc import Collection, Iterable, Iterator
 from typing import Any, TextIO
 
 from immreg.errors import ValidationError
+from immreg.schedule.compiled import Compiled
 from immreg.schedule.engine import assess, forecast_only
 from immreg.schedule.patient import Assessment, Dose, Observation, Patient, VaccineGroupForecast
 from immreg.schedule.rules import Schedule
@@ -45,6 +46,7 @@ from immreg.schedule.rules import Schedule
 __all__ = [
     "assess_many",
     "assessment_to_json",
+    "clear_caches",
     "forecast_jsonl",
     "forecast_many",
     "patient_from_json",
@@ -75,6 +77,19 @@ def assess_many(
         with _no_cyclic_gc():
             result = assess(schedule, patient, as_of=as_of, vaccine_groups=vaccine_groups)
         yield result
+
+
+def clear_caches(schedule: Schedule) -> None:
+    """Empty the engine's caches for a schedule (the per-antigen memo and age tables).
+
+    Results never depend on the caches; benchmarks call this to measure a cold start, and
+    a long-running process may call it to give the memory back.
+    """
+    idx = schedule.index()
+    idx.memo.clear()
+    for compiled in idx.compiled:
+        if isinstance(compiled, Compiled):
+            compiled.clear()
 
 
 @contextlib.contextmanager

@@ -115,6 +115,31 @@ class Outcome(NamedTuple):
     evaluations: list[Evaluation]
 
 
+# A compiled skip condition (CDSi 4.6 tables 6-6, 6-8, 6-9): (kind, begin age, end age,
+# interval, start date, end date, vaccines counted, valid doses only, count, comparison),
+# kind 0 for age, 1 for interval, 2 for a vaccine count.
+_Cond = tuple[int, int, int, Duration | None, dt.date, dt.date, frozenset[str], bool, int, str]
+# A condition set (table 6-10): (effective, cessation, all conditions, conditions).
+_Set = tuple[dt.date | None, dt.date | None, bool, tuple[_Cond, ...]]
+# A conditional skip (table 6-11): (in evaluation, in forecast, all sets, sets).
+_Skip = tuple[bool, bool, bool, tuple[_Set, ...]]
+# A compiled interval (CDSi 4.6 §6.5): (absolute minimum as days when it has no months,
+# absolute minimum, minimum as days, minimum, earliest recommended, latest recommended,
+# priority, rule id, target dose number for a "target dose" reference else 0).
+_Iv = tuple[
+    dt.timedelta | None,
+    Duration | None,
+    dt.timedelta | None,
+    Duration | None,
+    Duration | None,
+    Duration | None,
+    bool,
+    str,
+    int,
+]
+_KINDS = {"age": 0, "interval": 1, "vaccine_count_by_age": 2, "vaccine_count_by_date": 2}
+
+
 class _Target:
     """One compiled target dose (CDSi 4.6 §3.1): ages as age-table positions."""
 
@@ -147,37 +172,12 @@ class _Target:
         self.max: int | None = None
         self.rec: int | None = None
         self.late: int | None = None
-        # (abs_min, min, earliest_rec, latest_rec, priority, rule_id, target_dose or 0)
-        self.intervals: tuple[
-            tuple[
-                Duration | None, Duration | None, Duration | None, Duration | None, bool, str, int
-            ],
-            ...,
-        ] = ()
+        self.intervals: tuple[_Iv, ...] = ()
         # vaccine -> ((begin, end, mvx), ...) for preferable, (begin, end) for allowable.
         self.preferable: dict[str, tuple[tuple[int, int, str | None], ...]] = {}
         self.allowable: dict[str, tuple[tuple[int, int], ...]] = {}
         self.inadvertent: frozenset[str] = frozenset()
-        # (in_evaluation, in_forecast, all_sets, sets); a set is
-        # (effective, cessation, all_conditions, conditions); a condition is
-        # (is_age, begin, end, interval).
-        self.skips: tuple[
-            tuple[
-                bool,
-                bool,
-                bool,
-                tuple[
-                    tuple[
-                        dt.date | None,
-                        dt.date | None,
-                        bool,
-                        tuple[tuple[bool, int, int, Duration | None], ...],
-                    ],
-                    ...,
-                ],
-            ],
-            ...,
-        ] = ()
+        self.skips: tuple[_Skip, ...] = ()
         # Recommended vaccines for forecasts: (vaccine, begin, end).
         self.offered: tuple[tuple[str, int, int], ...] = ()
 
@@ -188,6 +188,7 @@ class AntigenPlan:
     Attributes:
         antigen: The antigen's name.
         series: The series.
+        sexes: The sexes the series is for (none: the antigen has only risk series).
         targets: Its compiled target doses.
         conflicts: Live-virus conflicts (CDSi §6.7) by the later vaccine code, as
             ``(earlier vaccine, begin, min_end, end, rule_id)``.
@@ -204,6 +205,7 @@ class AntigenPlan:
         "max_start",
         "min_start",
         "series",
+        "sexes",
         "targets",
     )
 
@@ -211,6 +213,7 @@ class AntigenPlan:
         self,
         antigen: str,
         series: Series,
+        sexes: frozenset[str],
         targets: tuple[_Target, ...],
         conflicts: dict[str, tuple[tuple[str, Duration, Duration, Duration, str], ...]],
         forecast_conflicts: tuple[dict[str, tuple[tuple[Duration, str], ...]], ...],
@@ -219,6 +222,7 @@ class AntigenPlan:
     ) -> None:
         self.antigen = antigen
         self.series = series
+        self.sexes = sexes
         self.targets = targets
         self.conflicts = conflicts
         self.forecast_conflicts = forecast_conflicts
@@ -231,11 +235,14 @@ class Compiled:
 
     Attributes:
         plans: Plans by antigen name, for the antigens the fast path can run.
+        antigens_of: The vaccine map: per vaccine code, ``(antigen, begin, end)`` with
+            the association's age window as age-table positions (``0, 0``: no window).
         durations: The age durations the plans use; position ``i + 2`` in an age table.
     """
 
     def __init__(self) -> None:
         self.plans: dict[str, AntigenPlan] = {}
+        self.antigens_of: dict[str, tuple[tuple[str, int, int], ...]] = {}
         self.durations: list[Duration] = []
         self._slots: dict[int, int] = {}
         self._tables: dict[dt.date, list[dt.date]] = {}
@@ -280,24 +287,37 @@ def compile_schedule(schedule: Schedule) -> Compiled:
         plan = _compile_antigen(compiled, schedule, antigen)
         if plan is not None:
             compiled.plans[antigen.name] = plan
-    # The vaccine map's age windows are read from the same table.
-    for assoc in schedule.vaccines:
-        compiled.slot(assoc.begin_age, _LOW)
-        compiled.slot(assoc.end_age, _HIGH)
+    # The vaccine map, with its age windows read from the same table (0: no window).
+    for vaccine, found in schedule.index().associations.items():
+        compiled.antigens_of[vaccine] = tuple(
+            (a.antigen, 0, 0)
+            if a.begin_age is None and a.end_age is None
+            else (a.antigen, compiled.slot(a.begin_age, _LOW), compiled.slot(a.end_age, _HIGH))
+            for a in found
+        )
     return compiled
 
 
-def _plain_series(antigen: Antigen) -> Series | None:
-    if len(antigen.series) != 1:
-        return None
-    series = antigen.series[0]
-    if series.type != "standard" or series.required_sex or series.indications:
+def _plain_series(antigen: Antigen) -> tuple[Series, frozenset[str]] | None:
+    """The antigen's one series for patients without observations, and the sexes it is for.
+
+    Without observations no risk series is relevant (CDSi 4.6 §5.1), so an antigen with
+    only risk series has no series at all (empty sexes) and one with a single other series
+    is plain if that series is.
+    """
+    if not antigen.series:
         return None
     if antigen.immunity is not None and antigen.immunity.birth_date_before is not None:
         return None
-    if not all(_plain_target(t) for t in series.doses):
+    relevant = [s for s in antigen.series if s.type != "risk"]
+    if not relevant:
+        return antigen.series[0], frozenset()
+    if len(relevant) != 1:
         return None
-    return series
+    series = relevant[0]
+    if series.type != "standard" or not all(_plain_target(t) for t in series.doses):
+        return None
+    return series, frozenset(series.required_sex or ("F", "M", "U"))
 
 
 def _plain_target(target: SeriesDose) -> bool:
@@ -315,15 +335,16 @@ def _plain_target(target: SeriesDose) -> bool:
 
 
 def _plain_skip(skip: ConditionalSkip) -> bool:
-    return all(c.kind in ("age", "interval") for cset in skip.sets for c in cset.conditions)
+    return all(c.kind in _KINDS for cset in skip.sets for c in cset.conditions)
 
 
 def _compile_antigen(
     compiled: Compiled, schedule: Schedule, antigen: Antigen
 ) -> AntigenPlan | None:
-    series = _plain_series(antigen)
-    if series is None:
+    plain = _plain_series(antigen)
+    if plain is None:
         return None
+    series, sexes = plain
     idx = schedule.index()
     slot = compiled.slot
     targets = []
@@ -363,10 +384,16 @@ def _compile_antigen(
                         cset.logic == "and",
                         tuple(
                             (
-                                c.kind == "age",
+                                _KINDS[c.kind],
                                 slot(c.begin_age, _LOW),
                                 slot(c.end_age, _HIGH),
                                 c.interval,
+                                c.start_date or MIN_DATE,
+                                c.end_date or MAX_DATE,
+                                frozenset(c.vaccines),
+                                c.dose_type == "valid",
+                                c.dose_count or 0,
+                                c.count_logic,
                             )
                             for c in cset.conditions
                         ),
@@ -398,6 +425,7 @@ def _compile_antigen(
     return AntigenPlan(
         antigen.name,
         series,
+        sexes,
         tuple(targets),
         conflicts,
         tuple(forecast_conflicts),
@@ -406,11 +434,26 @@ def _compile_antigen(
     )
 
 
-def _interval(
-    iv: Interval,
-) -> tuple[Duration | None, Duration | None, Duration | None, Duration | None, bool, str, int]:
+def _interval(iv: Interval) -> _Iv:
     target = (iv.target_dose or 1) if iv.reference == "target_dose" else 0
-    return (iv.abs_min, iv.min, iv.earliest_rec, iv.latest_rec, iv.priority, iv.rule_id, target)
+    return (
+        _days(iv.abs_min),
+        iv.abs_min,
+        _days(iv.min),
+        iv.min,
+        iv.earliest_rec,
+        iv.latest_rec,
+        iv.priority,
+        iv.rule_id,
+        target,
+    )
+
+
+def _days(duration: Duration | None) -> dt.timedelta | None:
+    # A duration without months or years is a plain number of days (CALCDT-3, CALCDT-4).
+    if duration is None or duration.total_months:
+        return None
+    return duration.delta
 
 
 def _rules(
@@ -424,6 +467,8 @@ def _rules(
     return {k: tuple(v) for k, v in out.items()}
 
 
+_NOTHING = Outcome((), None, [])
+
 # --- running a plan -----------------------------------------------------------------------
 
 # An antigen dose on the fast path: (date, vaccine, dose, position in date order).
@@ -434,12 +479,15 @@ def _skipped(
     target: _Target,
     evaluation: bool,
     ref: dt.date,
-    last: dt.date | None,
+    recs: list[Rec],
+    k: int,
+    evals: list[Evaluation],
     ages: list[dt.date],
 ) -> bool:
-    """CDSi 4.6 §6.2 / tables 6-6, 6-8, 6-10, 6-11: whether a conditional skip applies.
+    """CDSi 4.6 §6.2, tables 6-6 to 6-11: whether a conditional skip of a target applies.
 
-    ``last`` is the date of the immediately previous dose (CALCDTSKIP-5), if any.
+    The doses before the reference are ``recs[:k]`` (every dose walked so far when
+    evaluating, every dose when forecasting), with their evaluations ``evals[:k]``.
     """
     for in_eval, in_forecast, need_all, sets in target.skips:
         if not (in_eval if evaluation else in_forecast):
@@ -449,17 +497,9 @@ def _skipped(
             if (effective is None or effective <= ref) and (cessation is None or ref < cessation):
                 # Table 6-10: all conditions (AND) or any of them (OR).
                 met = all_conditions
-                for is_age, begin, end, interval in conditions:
-                    if is_age:
-                        ok = ages[begin] <= ref < ages[end]
-                    else:
-                        ok = (
-                            last is not None
-                            and interval is not None
-                            and ref >= add(last, interval)
-                        )
-                    if ok != all_conditions:
-                        met = ok
+                for cond in conditions:
+                    if _condition(cond, ref, recs, k, evals, ages) != all_conditions:
+                        met = not all_conditions
                         break
             if met and not need_all:
                 return True
@@ -471,12 +511,48 @@ def _skipped(
     return False
 
 
+def _condition(
+    cond: _Cond,
+    ref: dt.date,
+    recs: list[Rec],
+    k: int,
+    evals: list[Evaluation],
+    ages: list[dt.date],
+) -> bool:
+    kind, begin, end, interval, start, stop, vaccines, valid_only, target, logic = cond
+    if kind == 0:
+        # Table 6-6: begin age date <= reference date < end age date.
+        return ages[begin] <= ref < ages[end]
+    if kind == 1:
+        # Table 6-8 with CALCDTSKIP-5: interval from the immediately previous dose.
+        return k > 0 and interval is not None and ref >= add(recs[k - 1][0], interval)
+    # CONDSKIP-1: count doses of the listed vaccine types within the age and date windows.
+    low = ages[begin]
+    high = ages[end]
+    count = 0
+    for i in range(k):
+        date, vaccine = recs[i][0], recs[i][1]
+        if vaccines and vaccine not in vaccines:
+            continue
+        if not (low <= date < high and start <= date < stop):
+            continue
+        if valid_only and evals[i].status != "valid":
+            continue
+        count += 1
+    if logic == "greater":
+        return count > target
+    if logic == "less":
+        return count < target
+    return count == target
+
+
 def run(
     plan: AntigenPlan,
     ages: list[dt.date],
     recs: list[Rec],
     as_of: dt.date,
     dob: dt.date,
+    sex: str,
     doses: tuple[Dose, ...],
     by_vaccine: dict[str, list[Dose]] | None,
 ) -> Outcome:
@@ -488,83 +564,153 @@ def run(
         recs: The patient's doses of this antigen, in date order (CDSi §4.2).
         as_of: The assessment date.
         dob: The birth date.
+        sex: The patient's sex.
         doses: All the patient's doses, in input order (live-virus conflicts).
         by_vaccine: The patient's doses by vaccine code (live-virus conflicts).
 
     Returns:
-        The best series' forecast, the series' forecast and the dose evaluations.
+        The best series' forecast, the series' forecast and the dose evaluations (their
+        ``position`` is the index in ``recs``).
     """
+    if sex not in plan.sexes:
+        # §5.1: no relevant series, so nothing is evaluated or forecast.
+        return _NOTHING
     targets = plan.targets
     n = len(targets)
-    series = plan.series
+    conflicts = plan.conflicts if by_vaccine is not None else None
     evals: list[Evaluation] = []
-    satisfied: list[Rec] = []  # the doses that satisfied target doses, in order
+    satisfied: list[tuple[dt.date, str]] = []  # (date, vaccine) of the valid doses
     sat_at: list[dt.date | None] = [None] * n  # the date each target dose was satisfied
     status_of: dict[int, str] = {}  # by id() of the Dose, for live-virus conflicts
     t = 0
     last_ref: dt.date | None = None  # CALCDTINT-1: latest valid or not-valid dose
-    last_any: dt.date | None = None  # CALCDTSKIP-5: the immediately previous dose
     first_valid: dt.date | None = None
-    counted = 0  # evaluations that are not extraneous (for "previous dose" forecasts)
-    last_counted: dt.date | None = None
+    last_counted: dt.date | None = None  # latest dose that is not extraneous
     # CDSi 4.6 §4.4, figure 4-6: walk target doses and antigen doses together.
-    for date, vaccine, dose, pos in recs:
-        while t < n and targets[t].skips and _skipped(targets[t], True, date, last_any, ages):
+    k = 0  # doses walked so far
+    for date, vaccine, dose, _pos in recs:
+        while (
+            t < n and targets[t].skips and _skipped(targets[t], True, date, recs, k, evals, ages)
+        ):
             t += 1
-        last_any = date
+        pos = k
+        k += 1
         if t >= n:
             # Step 6a: no target dose left; the dose is extraneous.
             evals.append(
-                Evaluation(pos, "extraneous", "series_already_complete", series.rule_id, None, ())
+                Evaluation(
+                    pos, "extraneous", "series_already_complete", plan.series.rule_id, None, ()
+                )
             )
             continue
         target = targets[t]
         num = t + 1
-        ev: Evaluation
+        rule_id = target.rule_id
+        ev: Evaluation | None = None
         if dose.condition:  # §6.1
-            ev = Evaluation(pos, "sub_standard", "dose_condition", target.rule_id, num, ())
-        elif vaccine in target.inadvertent:  # §6.3
-            # Not the "previous dose" of a later interval (CALCDTINT-1).
-            ev = Evaluation(pos, "not_valid", "inadvertent_vaccine", target.rule_id, num, ())
+            ev = Evaluation(pos, "sub_standard", "dose_condition", rule_id, num, ())
+        elif vaccine in target.inadvertent:  # §6.3; not a "previous dose" (CALCDTINT-1)
+            ev = Evaluation(pos, "not_valid", "inadvertent_vaccine", rule_id, num, ())
             status_of[id(dose)] = "not_valid"
-            counted += 1
             last_counted = date
             evals.append(ev)
             continue
+        elif (date, vaccine) in satisfied:
+            # Not in CDSi 4.6: the same vaccine recorded twice on one day counts once.
+            ev = Evaluation(pos, "not_valid", "same_day_as_valid_dose", rule_id, num, ())
         else:
-            ev = _evaluate(
-                plan,
-                target,
-                num,
-                ages,
-                date,
-                vaccine,
-                dose,
-                pos,
-                satisfied,
-                sat_at,
-                last_ref,
-                status_of,
-                by_vaccine,
-            )
+            # §6.4 to §6.9, every reason collected (§6.10); the first is reported.
+            reasons: list[str] | None = None
+            first_rule = ""
+            grace = False
+            if target.has_age:
+                if target.max is not None and date >= ages[target.max]:
+                    # Table 6-31: a dose at or after the maximum age is extraneous.
+                    ev = Evaluation(pos, "extraneous", "age_too_old", target.age_rule_id, num, ())
+                elif date < ages[target.abs_min]:
+                    reasons = ["age_too_young"]
+                    first_rule = target.age_rule_id
+                elif target.min is not None and date < ages[target.min]:
+                    grace = True
+            if ev is None:
+                # §6.5: every preferable interval (no allowable ones here: a failure stands).
+                for (
+                    abs_td,
+                    abs_min,
+                    min_td,
+                    min_iv,
+                    _r,
+                    _l,
+                    _p,
+                    iv_rule,
+                    ref_target,
+                ) in target.intervals:
+                    # CALCDTINT-1 (previous dose) or CALCDTINT-4 (a target dose's dose).
+                    ref = sat_at[ref_target - 1] if ref_target else last_ref
+                    if ref is None:
+                        continue
+                    if abs_min is not None and date < (
+                        ref + abs_td if abs_td is not None else add(ref, abs_min)
+                    ):
+                        if reasons is None:
+                            reasons = []
+                            first_rule = iv_rule
+                        reasons.append("interval_too_soon")
+                        break
+                    if min_iv is not None and date < (
+                        ref + min_td if min_td is not None else add(ref, min_iv)
+                    ):
+                        grace = True
+                # §6.7: live-virus conflicts with earlier doses of any antigen.
+                found = conflicts.get(vaccine) if conflicts else None
+                if found and by_vaccine is not None:
+                    c_rule = _conflict(found, by_vaccine, dose, date, status_of)
+                    if c_rule is not None:
+                        if reasons is None:
+                            reasons = []
+                            first_rule = c_rule
+                        reasons.append("live_virus_conflict")
+                # §6.8 and §6.9: preferable, else allowable vaccine.
+                ok = False
+                for begin, end, mvx in target.preferable.get(vaccine, ()):
+                    if ages[begin] <= date < ages[end] and not (
+                        mvx and dose.mvx and mvx != dose.mvx
+                    ):
+                        ok = True
+                        break
+                else:
+                    for begin, end in target.allowable.get(vaccine, ()):
+                        if ages[begin] <= date < ages[end]:
+                            ok = True
+                            break
+                if not ok:
+                    if reasons is None:
+                        reasons = []
+                        first_rule = rule_id
+                    reasons.append("not_preferable_or_allowable_vaccine")
+                if reasons is None:
+                    ev = Evaluation(
+                        pos, "valid", "grace_period" if grace else None, rule_id, num, ()
+                    )
+                else:
+                    ev = Evaluation(pos, "not_valid", reasons[0], first_rule, num, tuple(reasons))
         status = ev.status
         evals.append(ev)
         status_of[id(dose)] = status
-        if status != "extraneous":
-            counted += 1
-            last_counted = date
         if status == "valid":
-            last_ref = date
-            satisfied.append((date, vaccine, dose, pos))
+            last_ref = last_counted = date
+            satisfied.append((date, vaccine))
             sat_at[t] = date
             if first_valid is None:
                 first_valid = date
             t += 1
         elif status == "not_valid":
-            last_ref = date
+            last_ref = last_counted = date
+        elif status != "extraneous":
+            last_counted = date
     # "Minimum age to start" (CDSi 4.6 appendix A).
     if plan.min_start is not None and not satisfied and as_of < ages[plan.min_start]:
-        return Outcome((), None, [])
+        return _NOTHING
     # Table 8-3 with one series: a default series is selected at once; another only if it
     # was started before its maximum age to start, or not started at all.
     if (
@@ -577,6 +723,7 @@ def run(
         plan,
         ages,
         recs,
+        evals,
         as_of,
         dob,
         doses,
@@ -584,98 +731,37 @@ def run(
         len(satisfied),
         sat_at,
         last_ref,
-        last_counted if counted else None,
+        last_counted,
     )
     return Outcome((fc,), fc, evals)
 
 
-def _evaluate(
-    plan: AntigenPlan,
-    target: _Target,
-    num: int,
-    ages: list[dt.date],
-    date: dt.date,
-    vaccine: str,
+def _conflict(
+    found: tuple[tuple[str, Duration, Duration, Duration, str], ...],
+    by_vaccine: dict[str, list[Dose]],
     dose: Dose,
-    pos: int,
-    satisfied: list[Rec],
-    sat_at: list[dt.date | None],
-    last_ref: dt.date | None,
+    date: dt.date,
     status_of: dict[int, str],
-    by_vaccine: dict[str, list[Dose]] | None,
-) -> Evaluation:
-    """CDSi 4.6 chapter 6 for one dose and target dose (after §6.1 and §6.3)."""
-    rule_id = target.rule_id
-    # Not in CDSi 4.6: the same vaccine recorded twice on one day counts once (see engine).
-    for s in satisfied:
-        if s[0] == date and s[1] == vaccine:
-            return Evaluation(pos, "not_valid", "same_day_as_valid_dose", rule_id, num, ())
-    reasons: list[str] = []
-    first_rule = ""
-    grace = False
-    if target.has_age:
-        if target.max is not None and date >= ages[target.max]:
-            # Table 6-31: a dose at or after the maximum age is extraneous.
-            return Evaluation(pos, "extraneous", "age_too_old", target.age_rule_id, num, ())
-        if date < ages[target.abs_min]:
-            reasons.append("age_too_young")
-            first_rule = target.age_rule_id
-        elif target.min is not None and date < ages[target.min]:
-            grace = True
-    # §6.5: every preferable interval (no allowable ones on this path: a failure stands).
-    for abs_min, min_iv, _rec, _late, _prio, iv_rule, ref_target in target.intervals:
-        # CALCDTINT-1 (previous dose) or CALCDTINT-4 (the dose that satisfied a target dose).
-        ref = sat_at[ref_target - 1] if ref_target else last_ref
-        if ref is None:
-            continue
-        if abs_min is not None and date < add(ref, abs_min):
-            reasons.append("interval_too_soon")
-            first_rule = first_rule or iv_rule
-            break
-        if min_iv is not None and date < add(ref, min_iv):
-            grace = True
-    # §6.7: live-virus conflicts with earlier doses of any antigen.
-    found = plan.conflicts.get(vaccine)
-    if found and by_vaccine is not None:
-        for previous, c_begin, min_end, c_end, c_rule in found:
-            hit = False
-            for d in by_vaccine.get(previous, ()):
-                if d is dose or d.date > date:
-                    continue
-                # CALCDTCONFLICT-2: a valid (or unevaluated) earlier dose ends the conflict
-                # at the minimum end; a not-valid one at the full end.
-                status = status_of.get(id(d))
-                stop = min_end if status is None or status == "valid" else c_end
-                if add(d.date, c_begin) <= date < add(d.date, stop):
-                    hit = True
-                    break
-            if hit:
-                reasons.append("live_virus_conflict")
-                first_rule = first_rule or c_rule
-                break
-    # §6.8 and §6.9: preferable, else allowable vaccine.
-    ok = False
-    for begin, end, mvx in target.preferable.get(vaccine, ()):
-        if ages[begin] <= date < ages[end] and not (mvx and dose.mvx and mvx != dose.mvx):
-            ok = True
-            break
-    else:
-        for begin, end in target.allowable.get(vaccine, ()):
-            if ages[begin] <= date < ages[end]:
-                ok = True
-                break
-    if not ok:
-        reasons.append("not_preferable_or_allowable_vaccine")
-        first_rule = first_rule or rule_id
-    if not reasons:
-        return Evaluation(pos, "valid", "grace_period" if grace else None, rule_id, num, ())
-    return Evaluation(pos, "not_valid", reasons[0], first_rule, num, tuple(reasons))
+) -> str | None:
+    """CDSi 4.6 §6.7: the rule of the first live-virus conflict with an earlier dose."""
+    for previous, c_begin, min_end, c_end, c_rule in found:
+        for d in by_vaccine.get(previous, ()):
+            if d is dose or d.date > date:
+                continue
+            # CALCDTCONFLICT-2: a valid (or unevaluated) earlier dose ends the conflict at
+            # the minimum end; a not-valid one at the full end.
+            status = status_of.get(id(d))
+            stop = min_end if status is None or status == "valid" else c_end
+            if add(d.date, c_begin) <= date < add(d.date, stop):
+                return c_rule
+    return None
 
 
 def _forecast(
     plan: AntigenPlan,
     ages: list[dt.date],
     recs: list[Rec],
+    evals: list[Evaluation],
     as_of: dt.date,
     dob: dt.date,
     doses: tuple[Dose, ...],
@@ -690,14 +776,16 @@ def _forecast(
     n = len(targets)
     name = plan.antigen
     series = plan.series
-    last_any = recs[-1][0] if recs else None
+    k = len(recs)
     reference = as_of
     priority = False
     vaccines: tuple[str, ...] = ()
     while True:
         # §7.1 (reference: assessment date) and §7.6 (reference: the earliest date).
         while (
-            t < n and targets[t].skips and _skipped(targets[t], False, reference, last_any, ages)
+            t < n
+            and targets[t].skips
+            and _skipped(targets[t], False, reference, recs, k, evals, ages)
         ):
             t += 1
         if t >= n:
@@ -740,12 +828,12 @@ def _forecast(
         rec_ints: dt.date | None = None
         late_ints: dt.date | None = None
         intervals = target.intervals
-        for _abs, min_iv, rec_iv, late_iv, _prio, iv_rule, ref_target in intervals:
+        for _t, _a, min_td, min_iv, rec_iv, late_iv, _p, iv_rule, ref_target in intervals:
             ref = sat_at[ref_target - 1] if ref_target else last_ref
             if ref is None:
                 continue
             if min_iv is not None:
-                when = add(ref, min_iv)
+                when = ref + min_td if min_td is not None else add(ref, min_iv)
                 if earliest is None or when > earliest:
                     earliest, reason, decided = when, "min_interval", iv_rule
             if rec_iv is not None:
@@ -754,7 +842,7 @@ def _forecast(
             if late_iv is not None:
                 when = add(ref, late_iv)
                 late_ints = when if late_ints is None or when > late_ints else late_ints
-        priority = bool(intervals) and all(iv[4] for iv in intervals)
+        priority = bool(intervals) and all(iv[6] for iv in intervals)
         # CALCDTCONFLICT-3: a live vaccine given earlier delays a conflicting next dose.
         conflicts = plan.forecast_conflicts[t]
         if conflicts:
@@ -820,7 +908,7 @@ def _forecast(
         if (
             target.skips
             and reference != earliest
-            and _skipped(target, False, earliest, last_any, ages)
+            and _skipped(target, False, earliest, recs, k, evals, ages)
         ):
             reference = earliest
             continue

@@ -923,6 +923,24 @@ _STATUS_ORDER: tuple[ForecastStatus, ...] = (
 )
 
 
+_SETTLED: dict[tuple[str, str, str | None, str, tuple[str, ...]], VaccineGroupForecast] = {}
+
+
+def _settled(
+    name: str, status: ForecastStatus, reason: str | None, rule_id: str, antigens: Sequence[str]
+) -> VaccineGroupForecast:
+    """A forecast with nothing due (complete, aged out...): one shared immutable object."""
+    key = (name, status, reason, rule_id, tuple(antigens))
+    found = _SETTLED.get(key)
+    if found is None:
+        if len(_SETTLED) >= 10_000:  # bounded by the rules of the schedules in use
+            _SETTLED.clear()
+        found = _SETTLED[key] = VaccineGroupForecast(
+            name, status, None, None, None, None, None, reason, rule_id, tuple(antigens)
+        )
+    return found
+
+
 def _group_forecast(
     schedule: Schedule,
     patient: Patient,
@@ -932,17 +950,27 @@ def _group_forecast(
     runs: Sequence[_BestForecast],
 ) -> VaccineGroupForecast:
     if not runs:
+        return _settled(name, "not_recommended", "no_relevant_series", name, antigens)
+    if len(runs) == 1:
+        # One best series: the group copies its forecast.
+        r = runs[0]
+        if r.status != "not_complete":
+            return _settled(name, r.status, r.reason, r.decided_by, antigens)
+        earliest = r.earliest
+        assert earliest is not None
+        assert r.recommended is not None
         return VaccineGroupForecast(
             name,
-            "not_recommended",
-            None,
-            None,
-            None,
-            None,
-            None,
-            "no_relevant_series",
-            name,
+            "not_complete",
+            r.dose_number,
+            earliest,
+            max(r.recommended, earliest),
+            None if r.past_due is None else max(r.past_due, earliest),
+            r.latest,
+            r.reason,
+            r.decided_by,
             tuple(antigens),
+            r.vaccines,
         )
     statuses = [r.status for r in runs]
     status: ForecastStatus
@@ -1214,15 +1242,18 @@ def _assess(
     if plans:
         compiled = _compiled(schedule)
         ages = compiled.ages(patient.birth_date)
+        antigens_of = compiled.antigens_of
         for pos, d in enumerate(doses):
-            for assoc in idx.associations[d.vaccine]:
-                if assoc.begin_age is not None or assoc.end_age is not None:
-                    begin, end = _association_window(
-                        compiled, assoc.begin_age, assoc.end_age, ages
-                    )
-                    if not begin <= d.date < end:
-                        continue
-                fast_recs.setdefault(assoc.antigen, []).append((d.date, d.vaccine, d, pos))
+            rec_f = (d.date, d.vaccine, d, pos)
+            for name, begin, end in antigens_of[d.vaccine]:
+                # Associations may hold only within an age window (zoster < 50 years).
+                if begin and not ages[begin] <= d.date < ages[end]:
+                    continue
+                found = fast_recs.get(name)
+                if found is None:
+                    fast_recs[name] = [rec_f]
+                else:
+                    found.append(rec_f)
         by_vaccine: dict[str, list[Dose]] | None = None
         if schedule.conflicts:
             by_vaccine = {}
@@ -1233,7 +1264,14 @@ def _assess(
         if plan is not None:
             recs_f = fast_recs.get(antigen.name, [])
             out = run_plan(
-                plan, ages, recs_f, as_of, patient.birth_date, patient.doses, by_vaccine
+                plan,
+                ages,
+                recs_f,
+                as_of,
+                patient.birth_date,
+                patient.sex,
+                patient.doses,
+                by_vaccine,
             )
             best_by_antigen[antigen.name] = out.best
             if not full:
@@ -1259,11 +1297,12 @@ def _assess(
                     )
                 )
             for ev in out.evaluations:
+                rec_f = recs_f[ev.position]
                 evaluations.append(
                     (
-                        ev.position,
+                        rec_f[3],
                         DoseEvaluation(
-                            doses[ev.position].id,
+                            rec_f[2].id,
                             antigen.name,
                             series.vaccine_group,
                             series.name,
@@ -1334,15 +1373,6 @@ def _assess(
 
 def _first(item: tuple[int, DoseEvaluation]) -> int:
     return item[0]
-
-
-def _association_window(
-    compiled: Compiled, begin: Duration | None, end: Duration | None, ages: list[dt.date]
-) -> tuple[dt.date, dt.date]:
-    # A vaccine-map age window (e.g. zoster vaccine counts as varicella only before 50).
-    low = _MIN_DATE if begin is None else ages[compiled.slot(begin, 0)]
-    high = _MAX_DATE if end is None else ages[compiled.slot(end, 1)]
-    return low, high
 
 
 def evaluate(
