@@ -81,38 +81,18 @@ class BestForecast(NamedTuple):
     decided_by: str
 
 
-class Evaluation(NamedTuple):
-    """One antigen dose's evaluation, before it becomes a public ``DoseEvaluation``.
-
-    Attributes:
-        position: The dose's position among the patient's doses sorted by date.
-        status: Evaluation status.
-        reason: First reason, if any.
-        rule_id: The deciding rule.
-        target: Target dose number (``None`` once the series is complete).
-        reasons: Every reason found.
-    """
-
-    position: int
-    status: EvaluationStatus
-    reason: str | None
-    rule_id: str
-    target: int | None
-    reasons: tuple[str, ...]
+# One antigen dose's evaluation, before it becomes a public ``DoseEvaluation``: (index of
+# the dose among the antigen's doses, status, first reason, deciding rule, target dose
+# number or None once the series is complete, every reason). Plain tuples: one is made
+# per antigen dose, and a tuple display costs a tenth of a named tuple's constructor.
+Evaluation = tuple[int, EvaluationStatus, str | None, str, int | None, tuple[str, ...]]
 
 
-class Outcome(NamedTuple):
-    """One antigen's result on the fast path.
-
-    Attributes:
-        best: The best series' forecast (empty when no series was selected).
-        forecast: The series' forecast, for ``SeriesOutcome`` (``None`` if not forecast).
-        evaluations: The antigen doses' evaluations, in date order.
-    """
-
-    best: tuple[BestForecast, ...]
-    forecast: BestForecast | None
-    evaluations: list[Evaluation]
+# One antigen's result on the fast path: (the best series' forecast, empty when no series
+# was selected; the series' forecast for ``SeriesOutcome``, None if not forecast; the
+# antigen doses' evaluations in date order).
+Outcome = tuple[tuple[BestForecast, ...], BestForecast | None, list[Evaluation]]
+_new = tuple.__new__
 
 
 # A compiled skip condition (CDSi 4.6 tables 6-6, 6-8, 6-9): (kind, begin age, end age,
@@ -467,7 +447,7 @@ def _rules(
     return {k: tuple(v) for k, v in out.items()}
 
 
-_NOTHING = Outcome((), None, [])
+_NOTHING: Outcome = ((), None, [])
 
 # --- running a plan -----------------------------------------------------------------------
 
@@ -536,7 +516,7 @@ def _condition(
             continue
         if not (low <= date < high and start <= date < stop):
             continue
-        if valid_only and evals[i].status != "valid":
+        if valid_only and evals[i][1] != "valid":
             continue
         count += 1
     if logic == "greater":
@@ -598,9 +578,7 @@ def run(
         if t >= n:
             # Step 6a: no target dose left; the dose is extraneous.
             evals.append(
-                Evaluation(
-                    pos, "extraneous", "series_already_complete", plan.series.rule_id, None, ()
-                )
+                (pos, "extraneous", "series_already_complete", plan.series.rule_id, None, ())
             )
             continue
         target = targets[t]
@@ -608,16 +586,15 @@ def run(
         rule_id = target.rule_id
         ev: Evaluation | None = None
         if dose.condition:  # §6.1
-            ev = Evaluation(pos, "sub_standard", "dose_condition", rule_id, num, ())
+            ev = (pos, "sub_standard", "dose_condition", rule_id, num, ())
         elif vaccine in target.inadvertent:  # §6.3; not a "previous dose" (CALCDTINT-1)
-            ev = Evaluation(pos, "not_valid", "inadvertent_vaccine", rule_id, num, ())
             status_of[id(dose)] = "not_valid"
             last_counted = date
-            evals.append(ev)
+            evals.append((pos, "not_valid", "inadvertent_vaccine", rule_id, num, ()))
             continue
         elif (date, vaccine) in satisfied:
             # Not in CDSi 4.6: the same vaccine recorded twice on one day counts once.
-            ev = Evaluation(pos, "not_valid", "same_day_as_valid_dose", rule_id, num, ())
+            ev = (pos, "not_valid", "same_day_as_valid_dose", rule_id, num, ())
         else:
             # §6.4 to §6.9, every reason collected (§6.10); the first is reported.
             reasons: list[str] | None = None
@@ -626,7 +603,7 @@ def run(
             if target.has_age:
                 if target.max is not None and date >= ages[target.max]:
                     # Table 6-31: a dose at or after the maximum age is extraneous.
-                    ev = Evaluation(pos, "extraneous", "age_too_old", target.age_rule_id, num, ())
+                    ev = (pos, "extraneous", "age_too_old", target.age_rule_id, num, ())
                 elif date < ages[target.abs_min]:
                     reasons = ["age_too_young"]
                     first_rule = target.age_rule_id
@@ -689,12 +666,11 @@ def run(
                         first_rule = rule_id
                     reasons.append("not_preferable_or_allowable_vaccine")
                 if reasons is None:
-                    ev = Evaluation(
-                        pos, "valid", "grace_period" if grace else None, rule_id, num, ()
-                    )
+                    ev = (pos, "valid", "grace_period" if grace else None, rule_id, num, ())
                 else:
-                    ev = Evaluation(pos, "not_valid", reasons[0], first_rule, num, tuple(reasons))
-        status = ev.status
+                    ev = (pos, "not_valid", reasons[0], first_rule, num, tuple(reasons))
+        assert ev is not None
+        status = ev[1]
         evals.append(ev)
         status_of[id(dose)] = status
         if status == "valid":
@@ -718,7 +694,7 @@ def run(
         and first_valid is not None
         and first_valid >= ages[plan.max_start]
     ):
-        return Outcome((), None, evals)
+        return (), None, evals
     fc = _forecast(
         plan,
         ages,
@@ -733,7 +709,7 @@ def run(
         last_ref,
         last_counted,
     )
-    return Outcome((fc,), fc, evals)
+    return (fc,), fc, evals
 
 
 def _conflict(
@@ -790,9 +766,27 @@ def _forecast(
             t += 1
         if t >= n:
             if valid:
-                return BestForecast(
+                return _new(
+                    BestForecast,
+                    (
+                        name,
+                        "complete",
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        priority,
+                        vaccines,
+                        "series_complete",
+                        series.rule_id,
+                    ),
+                )
+            return _new(
+                BestForecast,
+                (
                     name,
-                    "complete",
+                    "not_recommended",
                     None,
                     None,
                     None,
@@ -800,21 +794,9 @@ def _forecast(
                     None,
                     priority,
                     vaccines,
-                    "series_complete",
+                    "not_needed",
                     series.rule_id,
-                )
-            return BestForecast(
-                name,
-                "not_recommended",
-                None,
-                None,
-                None,
-                None,
-                None,
-                priority,
-                vaccines,
-                "not_needed",
-                series.rule_id,
+                ),
             )
         target = targets[t]
         # FORECASTDTCAN-1: the latest of the candidate earliest dates; the first listed
@@ -859,32 +841,38 @@ def _forecast(
         if target.max is not None:
             max_age = ages[target.max]
             if as_of >= max_age:
-                return BestForecast(
-                    name,
-                    "aged_out",
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    priority,
-                    vaccines,
-                    "max_age_exceeded",
-                    target.age_rule_id,
+                return _new(
+                    BestForecast,
+                    (
+                        name,
+                        "aged_out",
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        priority,
+                        vaccines,
+                        "max_age_exceeded",
+                        target.age_rule_id,
+                    ),
                 )
             if earliest >= max_age:
-                return BestForecast(
-                    name,
-                    "aged_out",
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                    priority,
-                    vaccines,
-                    "cannot_finish_before_max_age",
-                    target.age_rule_id,
+                return _new(
+                    BestForecast,
+                    (
+                        name,
+                        "aged_out",
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        priority,
+                        vaccines,
+                        "cannot_finish_before_max_age",
+                        target.age_rule_id,
+                    ),
                 )
             latest: dt.date | None = max_age - _ONE_DAY
         else:
@@ -913,16 +901,19 @@ def _forecast(
             reference = earliest
             continue
         # FORECASTDN-1: satisfied target doses plus one.
-        return BestForecast(
-            name,
-            "not_complete",
-            earliest,
-            recommended,
-            past_due,
-            latest,
-            valid + 1,
-            priority,
-            vaccines,
-            reason,
-            decided,
+        return _new(
+            BestForecast,
+            (
+                name,
+                "not_complete",
+                earliest,
+                recommended,
+                past_due,
+                latest,
+                valid + 1,
+                priority,
+                vaccines,
+                reason,
+                decided,
+            ),
         )

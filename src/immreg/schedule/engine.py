@@ -1273,11 +1273,11 @@ def _assess(
                 patient.doses,
                 by_vaccine,
             )
-            best_by_antigen[antigen.name] = out.best
+            best_by_antigen[antigen.name] = out[0]
             if not full:
                 continue
             series = plan.series
-            fc = out.forecast
+            fc = out[1]
             if fc is not None:
                 outcomes.append(
                     SeriesOutcome(
@@ -1296,8 +1296,8 @@ def _assess(
                         None,
                     )
                 )
-            for ev in out.evaluations:
-                rec_f = recs_f[ev.position]
+            for position, status, reason, rule_id, target, reasons in out[2]:
+                rec_f = recs_f[position]
                 evaluations.append(
                     (
                         rec_f[3],
@@ -1306,11 +1306,11 @@ def _assess(
                             antigen.name,
                             series.vaccine_group,
                             series.name,
-                            ev.target,
-                            ev.status,
-                            ev.reason,
-                            ev.rule_id,
-                            ev.reasons or ((ev.reason,) if ev.reason else ()),
+                            target,
+                            status,
+                            reason,
+                            rule_id,
+                            reasons or ((reason,) if reason else ()),
                         ),
                     )
                 )
