@@ -18,7 +18,20 @@ from immreg.errors import ValidationError
 from immreg.schedule.dates import Duration
 from immreg.schedule.rules import Schedule, SeriesDose
 
-__all__ = ["COLUMNS", "Row", "bundled_packs", "markdown", "pack_list", "render", "rows", "table"]
+__all__ = [
+    "BEGIN",
+    "COLUMNS",
+    "END",
+    "Row",
+    "bundled_packs",
+    "docs_tables",
+    "markdown",
+    "pack_list",
+    "render",
+    "rows",
+    "table",
+    "update_docs",
+]
 
 Format = Literal["table", "markdown", "json"]
 
@@ -129,6 +142,19 @@ def _notes(dose: SeriesDose) -> str:
     return "; ".join(notes)
 
 
+def _sources(dose: SeriesDose) -> str:
+    """The target dose's source, then its rules' sources where they say more."""
+    found: list[str] = []
+    texts = [dose.source]
+    texts += [a.source for a in dose.ages]
+    texts += [iv.source for iv in dose.intervals]
+    texts += [s.source for s in dose.skips]
+    for text in texts:
+        if text and not any(text in seen for seen in found):
+            found.append(text)
+    return " — ".join(found)
+
+
 def rows(schedule: Schedule) -> list[Row]:
     """The schedule's target doses as rows, by vaccine group order."""
     order = {g.name: i for i, g in enumerate(schedule.vaccine_groups)}
@@ -152,7 +178,7 @@ def rows(schedule: Schedule) -> list[Row]:
                         _age(dose),
                         _interval(dose),
                         _notes(dose),
-                        dose.source or series.source or schedule.source,
+                        _sources(dose) or series.source or schedule.source,
                     )
                 )
     out.sort(key=lambda r: order.get(r.group, len(order)))
@@ -231,3 +257,36 @@ def pack_list() -> str:
         s = load_schedule(name)
         lines.append(f"{name}\t{s.name}\t{s.release}")
     return "\n".join(lines) + "\n"
+
+
+BEGIN = "<!-- BEGIN GENERATED PACK TABLES: python -m immreg.schedule.render docs/packs.md -->"
+END = "<!-- END GENERATED PACK TABLES -->"
+
+
+def docs_tables() -> str:
+    """The Markdown of every bundled pack but the composed ``vn-epi``, for ``docs/packs.md``."""
+    from immreg.schedule import load_schedule
+
+    parts = [markdown(load_schedule(name)) for name in bundled_packs() if name != "vn-epi"]
+    return "\n".join(parts)
+
+
+def update_docs(text: str) -> str:
+    """Replace the generated section of ``docs/packs.md`` (between the markers).
+
+    Raises:
+        ValidationError: The markers are missing.
+    """
+    if BEGIN not in text or END not in text:
+        raise ValidationError("docs", "the generated-section markers are missing")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{BEGIN}\n\n{docs_tables()}\n{END}{tail}"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+    from pathlib import Path
+
+    target = Path(sys.argv[1])
+    target.write_text(update_docs(target.read_text(encoding="utf-8")), encoding="utf-8")

@@ -1,0 +1,26 @@
+"""docs/packs.md shows every bundled pack as generated from the pack files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from immreg.schedule.render import update_docs
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "packs.md"
+
+
+def test_the_pack_tables_in_the_docs_match_the_packs() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    assert update_docs(text) == text, "run: python -m immreg.schedule.render docs/packs.md"
+
+
+def test_the_docs_show_every_pack_with_its_sources() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    for title in (
+        "### Vietnam EPI, Thông tư 38/2017/TT-BYT",
+        "### Vietnam EPI, Thông tư 10/2024/TT-BYT",
+        "### Vietnam EPI, Thông tư 52/2025/TT-BYT",
+        "### WHO routine immunization baseline",
+    ):
+        assert title in text
+    assert text.count("Sources of *") == 4
