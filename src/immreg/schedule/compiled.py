@@ -127,6 +127,7 @@ class _Target:
         "abs_min",
         "age_rule_id",
         "allowable",
+        "any_age",
         "has_age",
         "inadvertent",
         "intervals",
@@ -157,6 +158,8 @@ class _Target:
         self.preferable: dict[str, tuple[tuple[int, int, str | None], ...]] = {}
         self.allowable: dict[str, tuple[tuple[int, int], ...]] = {}
         self.inadvertent: frozenset[str] = frozenset()
+        # Vaccines with a preferable rule for any age and any manufacturer: always accepted.
+        self.any_age: frozenset[str] = frozenset()
         self.skips: tuple[_Skip, ...] = ()
         # Recommended vaccines for forecasts: (vaccine, begin, end).
         self.offered: tuple[tuple[str, int, int], ...] = ()
@@ -244,7 +247,14 @@ class Compiled:
             if len(self._tables) >= _DOB_LIMIT:
                 self._tables.clear()
             table = [MIN_DATE, MAX_DATE]
-            table.extend([add(dob, d) for d in self.durations])
+            # Durations share few month counts: the calendar step (CALCDT-1, -2, -5) once
+            # per count, then the days (CALCDT-3, -4).
+            shifted: dict[int, dt.date] = {0: dob}
+            for d in self.durations:
+                base = shifted.get(d.total_months)
+                if base is None:
+                    base = shifted[d.total_months] = add(dob, _months(d.total_months))
+                table.append(base + d.delta if d.days else base)
             self._tables[dob] = table
         return table
 
@@ -345,6 +355,11 @@ def _compile_antigen(
             ct.late = None if age.latest_rec is None else slot(age.latest_rec, _LOW)
         ct.intervals = tuple(_interval(iv) for iv in t.intervals)
         ct.preferable = _rules(compiled, t.preferable_vaccines)
+        ct.any_age = frozenset(
+            v.vaccine
+            for v in t.preferable_vaccines
+            if v.begin_age is None and v.end_age is None and not v.mvx
+        )
         ct.allowable = {
             k: tuple((b, e) for b, e, _ in v)
             for k, v in _rules(compiled, t.allowable_vaccines).items()
@@ -448,6 +463,16 @@ def _rules(
 
 
 _NOTHING: Outcome = ((), None, [])
+
+
+def _months(count: int) -> Duration:
+    found = _MONTHS.get(count)
+    if found is None:
+        found = _MONTHS[count] = Duration(0, count, 0, f"{count} months")
+    return found
+
+
+_MONTHS: dict[int, Duration] = {}
 
 # --- running a plan -----------------------------------------------------------------------
 
@@ -562,6 +587,8 @@ def run(
     satisfied: list[tuple[dt.date, str]] = []  # (date, vaccine) of the valid doses
     sat_at: list[dt.date | None] = [None] * n  # the date each target dose was satisfied
     status_of: dict[int, str] = {}  # by id() of the Dose, for live-virus conflicts
+    track = bool(conflicts)
+    last_valid: dt.date | None = None
     t = 0
     last_ref: dt.date | None = None  # CALCDTINT-1: latest valid or not-valid dose
     first_valid: dt.date | None = None
@@ -592,8 +619,9 @@ def run(
             last_counted = date
             evals.append((pos, "not_valid", "inadvertent_vaccine", rule_id, num, ()))
             continue
-        elif (date, vaccine) in satisfied:
-            # Not in CDSi 4.6: the same vaccine recorded twice on one day counts once.
+        elif date == last_valid and (date, vaccine) in satisfied:
+            # Not in CDSi 4.6: the same vaccine recorded twice on one day counts once (doses
+            # come in date order, so only a valid dose of the same day can match).
             ev = (pos, "not_valid", "same_day_as_valid_dose", rule_id, num, ())
         else:
             # §6.4 to §6.9, every reason collected (§6.10); the first is reported.
@@ -648,8 +676,8 @@ def run(
                             first_rule = c_rule
                         reasons.append("live_virus_conflict")
                 # §6.8 and §6.9: preferable, else allowable vaccine.
-                ok = False
-                for begin, end, mvx in target.preferable.get(vaccine, ()):
+                ok = vaccine in target.any_age
+                for begin, end, mvx in () if ok else target.preferable.get(vaccine, ()):
                     if ages[begin] <= date < ages[end] and not (
                         mvx and dose.mvx and mvx != dose.mvx
                     ):
@@ -672,9 +700,10 @@ def run(
         assert ev is not None
         status = ev[1]
         evals.append(ev)
-        status_of[id(dose)] = status
+        if track:
+            status_of[id(dose)] = status
         if status == "valid":
-            last_ref = last_counted = date
+            last_ref = last_counted = last_valid = date
             satisfied.append((date, vaccine))
             sat_at[t] = date
             if first_valid is None:
