@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
@@ -1239,6 +1240,41 @@ class ServicesContract(ContractBase):
         assert reg.history("s1").doses == (d,)
         assert [e.action for e in reg.audit_trail("dose", "d1")] == ["record"]
         assert _counts(backend) == (1, 1)
+
+    def test_racing_identical_records_store_one_dose(self, backend: Backend) -> None:
+        # Clients retry: the same dose may arrive on several connections at once. Exactly
+        # one copy and one audit entry are stored; a loser may see ConflictError, never a
+        # BackendError or a duplicate.
+        self.require("supports_concurrent_units_of_work")
+        self.require("supports_concurrent_writers")
+        self._setup_registry(backend)
+        racers = 6
+        barrier = threading.Barrier(racers)
+        outcomes: list[object] = []
+        lock = threading.Lock()
+
+        def race() -> None:
+            barrier.wait(timeout=30)
+            try:
+                result: object = self.registry(backend).record_dose(dose("d1", "s1")).outcome
+            except ConflictError as e:
+                result = type(e)
+            except Exception as e:  # reported below, with its class
+                result = e
+            with lock:
+                outcomes.append(result)
+
+        threads = [threading.Thread(target=race) for _ in range(racers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        allowed = (RecordOutcome.RECORDED, RecordOutcome.ALREADY_RECORDED, ConflictError)
+        assert len(outcomes) == racers
+        assert all(o in allowed for o in outcomes), outcomes
+        assert outcomes.count(RecordOutcome.RECORDED) == 1
+        assert _counts(backend) == (1, 1)
+        assert len(self.registry(backend).audit_trail("dose", "d1")) == 1
 
     def test_same_dose_id_with_other_content_conflicts(self, backend: Backend) -> None:
         reg = self._setup_registry(backend)
