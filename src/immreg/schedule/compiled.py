@@ -104,16 +104,18 @@ _Set = tuple[dt.date | None, dt.date | None, bool, tuple[_Cond, ...]]
 # A conditional skip (table 6-11): (in evaluation, in forecast, all sets, sets).
 _Skip = tuple[bool, bool, bool, tuple[_Set, ...]]
 # A compiled interval (CDSi 4.6 §6.5): (absolute minimum as days when it has no months,
-# absolute minimum, minimum as days, minimum, earliest recommended, latest recommended,
-# priority, rule id, target dose number for a "target dose" reference else 0).
+# absolute minimum, minimum as days, minimum, earliest recommended as days, earliest
+# recommended, latest recommended as days, latest recommended, rule id, target dose
+# number for a "target dose" reference else 0).
 _Iv = tuple[
     dt.timedelta | None,
     Duration | None,
     dt.timedelta | None,
     Duration | None,
+    dt.timedelta | None,
     Duration | None,
+    dt.timedelta | None,
     Duration | None,
-    bool,
     str,
     int,
 ]
@@ -136,7 +138,9 @@ class _Target:
         "min",
         "number",
         "offered",
+        "offered_always",
         "preferable",
+        "priority",
         "rec",
         "rule_id",
         "skips",
@@ -161,8 +165,12 @@ class _Target:
         # Vaccines with a preferable rule for any age and any manufacturer: always accepted.
         self.any_age: frozenset[str] = frozenset()
         self.skips: tuple[_Skip, ...] = ()
-        # Recommended vaccines for forecasts: (vaccine, begin, end).
+        # Recommended vaccines for forecasts (FORECASTRECVAC-1), when any has an age
+        # window: (vaccine, begin, end); else empty, and all are in offered_always.
         self.offered: tuple[tuple[str, int, int], ...] = ()
+        self.offered_always: tuple[str, ...] = ()
+        # Whether every interval has CDSi interval priority (FORECASTPRIORITY-1).
+        self.priority = False
 
 
 class AntigenPlan:
@@ -404,6 +412,10 @@ def _compile_antigen(
             for v in t.preferable_vaccines
             if v.forecast
         )
+        if all(b == _LOW and e == _HIGH for _, b, e in ct.offered):
+            ct.offered_always = tuple(dict.fromkeys(v for v, _, _ in ct.offered))
+            ct.offered = ()
+        ct.priority = bool(t.intervals) and all(iv.priority for iv in t.intervals)
         targets.append(ct)
         by_previous = idx.forecast_conflicts.get(id(t), {})
         forecast_conflicts.append(
@@ -436,9 +448,10 @@ def _interval(iv: Interval) -> _Iv:
         iv.abs_min,
         _days(iv.min),
         iv.min,
+        _days(iv.earliest_rec),
         iv.earliest_rec,
+        _days(iv.latest_rec),
         iv.latest_rec,
-        iv.priority,
         iv.rule_id,
         target,
     )
@@ -644,9 +657,10 @@ def run(
                     abs_min,
                     min_td,
                     min_iv,
-                    _r,
-                    _l,
-                    _p,
+                    _,
+                    _,
+                    _,
+                    _,
                     iv_rule,
                     ref_target,
                 ) in target.intervals:
@@ -839,7 +853,18 @@ def _forecast(
         rec_ints: dt.date | None = None
         late_ints: dt.date | None = None
         intervals = target.intervals
-        for _t, _a, min_td, min_iv, rec_iv, late_iv, _p, iv_rule, ref_target in intervals:
+        for (
+            _,
+            _,
+            min_td,
+            min_iv,
+            rec_td,
+            rec_iv,
+            late_td,
+            late_iv,
+            iv_rule,
+            ref_target,
+        ) in intervals:
             ref = sat_at[ref_target - 1] if ref_target else last_ref
             if ref is None:
                 continue
@@ -848,12 +873,12 @@ def _forecast(
                 if earliest is None or when > earliest:
                     earliest, reason, decided = when, "min_interval", iv_rule
             if rec_iv is not None:
-                when = add(ref, rec_iv)
+                when = ref + rec_td if rec_td is not None else add(ref, rec_iv)
                 rec_ints = when if rec_ints is None or when > rec_ints else rec_ints
             if late_iv is not None:
-                when = add(ref, late_iv)
+                when = ref + late_td if late_td is not None else add(ref, late_iv)
                 late_ints = when if late_ints is None or when > late_ints else late_ints
-        priority = bool(intervals) and all(iv[6] for iv in intervals)
+        priority = target.priority
         # CALCDTCONFLICT-3: a live vaccine given earlier delays a conflicting next dose.
         conflicts = plan.forecast_conflicts[t]
         if conflicts:
@@ -918,9 +943,11 @@ def _forecast(
             past_due = max(late_ints - _ONE_DAY, earliest)
         else:
             past_due = None
-        vaccines = tuple(
-            dict.fromkeys(v for v, b, e in target.offered if ages[b] <= recommended < ages[e])
-        )
+        vaccines = target.offered_always
+        if target.offered:
+            vaccines = tuple(
+                dict.fromkeys(v for v, b, e in target.offered if ages[b] <= recommended < ages[e])
+            )
         # §7.6: the forecast must still hold on its own earliest date.
         if (
             target.skips
