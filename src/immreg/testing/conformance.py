@@ -1191,6 +1191,35 @@ class BulkLoadContract(ContractBase):
 
         self.check_examples(st.tuples(people, st.lists(doses, max_size=6)), check)
 
+    def test_bulk_load_of_a_consistent_world(self, backend: Backend) -> None:
+        self.require("supports_bulk")
+        counter = itertools.count()
+
+        def check(world: ist.RegistryWorld) -> None:
+            n = next(counter)
+            w = namespaced(world, f"bw{n}.")
+            with backend.unit_of_work() as uow:
+                for u in w.org_units:
+                    uow.org_units.add(u)
+                for p in w.products:
+                    uow.catalogue.add_product(p)
+                for lot in w.lots:
+                    uow.lots.add(lot)
+                uow.commit()
+            records = [(s, w.doses_of(s.id)) for s in w.subjects]
+            report = bulk_load(backend, records, load_id=f"w{n}", as_of=w.as_of, batch_size=4)
+            assert (report.subjects, report.doses) == (len(w.subjects), len(w.doses))
+            again = bulk_load(backend, records, load_id=f"w{n}", as_of=w.as_of, batch_size=4)
+            assert (again.batches_loaded, again.subjects, again.doses) == (0, 0, 0)
+            with backend.unit_of_work() as uow:
+                for s in w.subjects:
+                    assert uow.subjects.get(s.id) == s
+                    assert uow.doses.list_for_subject(s.id, include_voided=True) == w.doses_of(
+                        s.id
+                    )
+
+        self.check_examples(ist.registry_worlds(), check)
+
     def test_bulk_load_resumes_after_a_bad_record(self, backend: Backend) -> None:
         self.require("supports_bulk")
         self.seed(backend)
