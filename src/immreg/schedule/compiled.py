@@ -226,6 +226,8 @@ class Compiled:
 
     Attributes:
         plans: Plans by antigen name, for the antigens the fast path can run.
+        order: Every antigen's plan in schedule order, when every antigen has one (else
+            empty): such a schedule forecasts without the general engine at all.
         antigens_of: The vaccine map: per vaccine code, ``(antigen, begin, end)`` with
             the association's age window as age-table positions (``0, 0``: no window).
         durations: The age durations the plans use; position ``i + 2`` in an age table.
@@ -234,6 +236,7 @@ class Compiled:
     def __init__(self) -> None:
         self.plans: dict[str, AntigenPlan] = {}
         self.antigens_of: dict[str, tuple[tuple[str, int, int], ...]] = {}
+        self.order: tuple[tuple[str, AntigenPlan], ...] = ()
         self.durations: list[Duration] = []
         self._slots: dict[int, int] = {}
         self._tables: dict[dt.date, list[dt.date]] = {}
@@ -285,6 +288,8 @@ def compile_schedule(schedule: Schedule) -> Compiled:
         plan = _compile_antigen(compiled, schedule, antigen)
         if plan is not None:
             compiled.plans[antigen.name] = plan
+    if len(compiled.plans) == len(schedule.antigens):
+        compiled.order = tuple((a.name, compiled.plans[a.name]) for a in schedule.antigens)
     # The vaccine map, with its age windows read from the same table (0: no window).
     for vaccine, found in schedule.index().associations.items():
         compiled.antigens_of[vaccine] = tuple(

@@ -15,7 +15,7 @@ Everything is a pure function of the schedule, the patient and ``as_of``.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
+import operator
 from collections.abc import Collection, Sequence
 
 import attrs
@@ -1198,12 +1198,71 @@ def _compiled(schedule: Schedule) -> Compiled:
     return found
 
 
-def _date_vaccine(d: Dose) -> tuple[dt.date, str]:
-    return d.date, d.vaccine
-
-
 def _full_order(d: Dose) -> tuple[dt.date, str, str, str]:
     return d.date, d.vaccine, d.mvx or "", d.id
+
+
+_ORDER = operator.attrgetter("date", "vaccine", "mvx", "id")
+
+
+def _in_order(doses: tuple[Dose, ...]) -> list[Dose]:
+    """§4.2: the doses by date, then vaccine, MVX and id, so that input order never matters.
+
+    The C-level key gives the same order as :func:`_full_order`; it only fails to compare
+    a missing MVX with a present one on the same day and vaccine, which is then sorted by
+    the full key.
+    """
+    try:
+        return sorted(doses, key=_ORDER)
+    except TypeError:
+        return sorted(doses, key=_full_order)
+
+
+def _forecast_fast(
+    schedule: Schedule, compiled: Compiled, patient: Patient, as_of: dt.date
+) -> tuple[VaccineGroupForecast, ...]:
+    """:func:`forecast_only` when every antigen runs on the fast path (the due-list loop)."""
+    dob = patient.birth_date
+    ages = compiled.ages(dob)
+    antigens_of = compiled.antigens_of
+    recs: dict[str, list[tuple[dt.date, str, Dose, int]]] = {}
+    for pos, d in enumerate(_in_order(patient.doses)):
+        rec = (d.date, d.vaccine, d, pos)
+        for name, begin, end in antigens_of[d.vaccine]:
+            if begin and not ages[begin] <= d.date < ages[end]:
+                continue
+            found = recs.get(name)
+            if found is None:
+                recs[name] = [rec]
+            else:
+                found.append(rec)
+    by_vaccine: dict[str, list[Dose]] | None = None
+    if schedule.conflicts:
+        by_vaccine = {}
+        for d in patient.doses:
+            by_vaccine.setdefault(d.vaccine, []).append(d)
+    sex = patient.sex
+    doses = patient.doses
+    best: dict[str, tuple[_BestForecast, ...]] = {}
+    for name, plan in compiled.order:
+        best[name] = run_plan(
+            plan, ages, recs.get(name, _NO_RECS), as_of, dob, sex, doses, by_vaccine
+        )[0]
+    out = []
+    for group in schedule.vaccine_groups:
+        members = group.antigens
+        runs: Sequence[_BestForecast]
+        if len(members) == 1:
+            runs = best.get(members[0], ())
+        else:
+            runs = [r for a in members for r in best.get(a, ())]
+        out.append(
+            _group_forecast(schedule, patient, group.name, members, group.administer_full, runs)
+        )
+    return tuple(out)
+
+
+_NO_RECS: list[tuple[dt.date, str, Dose, int]] = []
 
 
 def _assess(
@@ -1218,6 +1277,10 @@ def _assess(
     """:func:`assess` (``full``) or :func:`forecast_only`; ``fast=False`` forces the
     general path for every antigen (the differential tests compare the two)."""
     validate_patient(schedule, patient, as_of=as_of)
+    if fast and not full and vaccine_groups is None and not patient.observations:
+        compiled = _compiled(schedule)
+        if compiled.order:
+            return _forecast_fast(schedule, compiled, patient, as_of)
     idx = schedule.index()
     groups = schedule.vaccine_groups
     antigens: Sequence[Antigen] = schedule.antigens
@@ -1231,11 +1294,7 @@ def _assess(
     best_by_antigen: dict[str, tuple[_BestForecast, ...]] = {}
     evaluations: list[tuple[int, DoseEvaluation]] = []
     outcomes: list[SeriesOutcome] = []
-    # §4.2: the doses in date order (then vaccine, MVX and id, so that input order never
-    # matters); the cheap key gives the same order unless two doses share date and vaccine.
-    doses = sorted(patient.doses, key=_date_vaccine)
-    if any(a.date == b.date and a.vaccine == b.vaccine for a, b in itertools.pairwise(doses)):
-        doses.sort(key=_full_order)
+    doses = _in_order(patient.doses)
     fast_recs: dict[str, list[tuple[dt.date, str, Dose, int]]] = {}
     view: _PatientView | None = None
     by_antigen: dict[str, list[_Rec]] = {}
