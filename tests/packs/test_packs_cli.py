@@ -84,3 +84,22 @@ def test_forecast_jsonl_with_vn_epi(
     assert groups["Viêm gan B"]["forecast_dose_number"] == 2
     # A CVX code is not one of the pack's codes.
     assert second["error"]["field"] == "doses[0].vaccine"
+
+
+def test_vn_epi_round_trips_through_the_file_format(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schedule", "show", "vn-epi", "--format", "json"]) == 0
+    assert load(capsys.readouterr().out) == load_schedule("vn-epi")
+
+
+def test_why_cites_the_circular_behind_a_vn_epi_forecast() -> None:
+    import datetime as dt
+
+    from immreg.schedule import Dose, Patient, assess
+    from immreg.schedule.explain import why
+
+    s = load_schedule("vn-epi")
+    child = Patient(dt.date(2026, 1, 31), "F", (Dose("d1", dt.date(2026, 3, 31), "PCV10"),))
+    lines = why(s, assess(s, child, as_of=dt.date(2026, 4, 10)), "Phế cầu")
+    assert lines[0] == "Phế cầu: dose 2 is next."
+    assert "vn2026/Pneumococcal/PCV 3-dose/dose 2/" in lines[1]
+    assert "52/2025/TT-BYT" in lines[1]
