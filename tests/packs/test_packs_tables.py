@@ -251,3 +251,31 @@ def test_who_every_dose_given_on_time_is_valid_and_completes() -> None:
     statuses = {f.vaccine_group: f.status for f in a.forecasts}
     assert statuses.pop("TT/Td in pregnancy") == "not_recommended"
     assert set(statuses.values()) == {"complete"}
+
+
+@pytest.mark.parametrize(
+    ("as_of", "group", "number", "earliest", "recommended", "past_due", "latest"),
+    [row[:7] for row in VN_FORECASTS if "2024" in row[7]],
+)
+def test_vn_epi_follows_the_circular_in_force_on_each_visit(
+    as_of: str,
+    group: str,
+    number: int,
+    earliest: str,
+    recommended: str,
+    past_due: str,
+    latest: str | None,
+) -> None:
+    # The same child under vn-epi: 10/2024 until 2026-02-14, 52/2025 from 2026-02-15
+    # (no PCV given: the visits of the 10/2024 pack).
+    a = run("vn-epi", patient(VN_DOB, _vn_visits("2024"), before=as_of), as_of)
+    f = a.forecast_for(group)
+    assert f is not None
+    assert (f.status, f.forecast_dose_number) == ("not_complete", number)
+    assert (f.earliest, f.recommended, f.past_due) == (
+        day(earliest),
+        day(recommended),
+        day(past_due),
+    )
+    assert f.latest == (day(latest) if latest else None)
+    assert f.rule_id.startswith("vn2026/" if as_of >= "2026-02-15" else "vn2024/")
