@@ -743,67 +743,14 @@ def run(
         and first_valid >= ages[plan.max_start]
     ):
         return (), None, evals
-    fc = _forecast(
-        plan,
-        ages,
-        recs,
-        evals,
-        as_of,
-        dob,
-        doses,
-        t,
-        len(satisfied),
-        sat_at,
-        last_ref,
-        last_counted,
-    )
-    return (fc,), fc, evals
-
-
-def _conflict(
-    found: tuple[tuple[str, Duration, Duration, Duration, str], ...],
-    by_vaccine: dict[str, list[Dose]],
-    dose: Dose,
-    date: dt.date,
-    status_of: dict[int, str],
-) -> str | None:
-    """CDSi 4.6 §6.7: the rule of the first live-virus conflict with an earlier dose."""
-    for previous, c_begin, min_end, c_end, c_rule in found:
-        for d in by_vaccine.get(previous, ()):
-            if d is dose or d.date > date:
-                continue
-            # CALCDTCONFLICT-2: a valid (or unevaluated) earlier dose ends the conflict at
-            # the minimum end; a not-valid one at the full end.
-            status = status_of.get(id(d))
-            stop = min_end if status is None or status == "valid" else c_end
-            if add(d.date, c_begin) <= date < add(d.date, stop):
-                return c_rule
-    return None
-
-
-def _forecast(
-    plan: AntigenPlan,
-    ages: list[dt.date],
-    recs: list[Rec],
-    evals: list[Evaluation],
-    as_of: dt.date,
-    dob: dt.date,
-    doses: tuple[Dose, ...],
-    t: int,
-    valid: int,
-    sat_at: list[dt.date | None],
-    last_ref: dt.date | None,
-    last_counted: dt.date | None,
-) -> BestForecast:
-    """CDSi 4.6 chapter 7 for the plan's series (no immunity, no contraindication)."""
-    targets = plan.targets
-    n = len(targets)
+    # Chapter 7: forecast the series (no immunity or contraindication on this path).
     name = plan.antigen
     series = plan.series
-    k = len(recs)
+    valid = len(satisfied)
     reference = as_of
     priority = False
     vaccines: tuple[str, ...] = ()
+    fc: BestForecast
     while True:
         # §7.1 (reference: assessment date) and §7.6 (reference: the earliest date).
         while (
@@ -814,7 +761,7 @@ def _forecast(
             t += 1
         if t >= n:
             if valid:
-                return _new(
+                fc = _new(
                     BestForecast,
                     (
                         name,
@@ -830,7 +777,8 @@ def _forecast(
                         series.rule_id,
                     ),
                 )
-            return _new(
+                break
+            fc = _new(
                 BestForecast,
                 (
                     name,
@@ -846,6 +794,7 @@ def _forecast(
                     series.rule_id,
                 ),
             )
+            break
         target = targets[t]
         # FORECASTDTCAN-1: the latest of the candidate earliest dates; the first listed
         # wins a tie (minimum age, intervals, conflicts, previous dose), as in the engine.
@@ -885,13 +834,13 @@ def _forecast(
                 late_ints = when if late_ints is None or when > late_ints else late_ints
         priority = target.priority
         # CALCDTCONFLICT-3: a live vaccine given earlier delays a conflicting next dose.
-        conflicts = plan.forecast_conflicts[t]
-        if conflicts:
+        delays = plan.forecast_conflicts[t]
+        if delays:
             for d in doses:
-                for end, c_rule in conflicts.get(d.vaccine, ()):
-                    when = add(d.date, end)
+                for d_end, d_rule in delays.get(d.vaccine, ()):
+                    when = add(d.date, d_end)
                     if earliest is None or when > earliest:
-                        earliest, reason, decided = when, "live_virus_conflict", c_rule
+                        earliest, reason, decided = when, "live_virus_conflict", d_rule
         if last_counted is not None and (earliest is None or last_counted > earliest):
             earliest, reason, decided = last_counted, "previous_dose", target.rule_id
         if earliest is None:
@@ -900,7 +849,7 @@ def _forecast(
         if target.max is not None:
             max_age = ages[target.max]
             if as_of >= max_age:
-                return _new(
+                fc = _new(
                     BestForecast,
                     (
                         name,
@@ -916,8 +865,9 @@ def _forecast(
                         target.age_rule_id,
                     ),
                 )
+                break
             if earliest >= max_age:
-                return _new(
+                fc = _new(
                     BestForecast,
                     (
                         name,
@@ -933,6 +883,7 @@ def _forecast(
                         target.age_rule_id,
                     ),
                 )
+                break
             latest: dt.date | None = max_age - _ONE_DAY
         else:
             latest = None
@@ -962,7 +913,7 @@ def _forecast(
             reference = earliest
             continue
         # FORECASTDN-1: satisfied target doses plus one.
-        return _new(
+        fc = _new(
             BestForecast,
             (
                 name,
@@ -978,3 +929,26 @@ def _forecast(
                 decided,
             ),
         )
+        break
+    return (fc,), fc, evals
+
+
+def _conflict(
+    found: tuple[tuple[str, Duration, Duration, Duration, str], ...],
+    by_vaccine: dict[str, list[Dose]],
+    dose: Dose,
+    date: dt.date,
+    status_of: dict[int, str],
+) -> str | None:
+    """CDSi 4.6 §6.7: the rule of the first live-virus conflict with an earlier dose."""
+    for previous, c_begin, min_end, c_end, c_rule in found:
+        for d in by_vaccine.get(previous, ()):
+            if d is dose or d.date > date:
+                continue
+            # CALCDTCONFLICT-2: a valid (or unevaluated) earlier dose ends the conflict at
+            # the minimum end; a not-valid one at the full end.
+            status = status_of.get(id(d))
+            stop = min_end if status is None or status == "valid" else c_end
+            if add(d.date, c_begin) <= date < add(d.date, stop):
+                return c_rule
+    return None
