@@ -205,3 +205,21 @@ def test_protection_for_each_pregnancy_from_an_assessment() -> None:
         (True, "two_doses_within_3_years"),
         (True, "three_doses_within_5_years"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("edd", "deadline"),
+    [
+        # 06-30 + 1 month = 07-30 is before 07-31; 07-01 + 1 month = 08-01 is not.
+        ("2015-07-31", "2015-06-30"),
+        # 02-28 + 1 month = 03-28; 03-01 + 1 month = 04-01.
+        ("2015-03-31", "2015-02-28"),
+        # A leap year: 02-29 + 1 month = 03-29 <= 03-30.
+        ("2016-03-30", "2016-02-29"),
+        ("2015-10-10", "2015-09-10"),
+    ],
+)
+def test_dose_two_deadline_a_month_before_the_expected_delivery(edd: str, deadline: str) -> None:
+    from immreg.schedule.tetanus import dose_two_deadline
+
+    assert dose_two_deadline(PregnancyEpisode(day("2015-01-01"), day(edd))) == day(deadline)

@@ -38,6 +38,7 @@ __all__ = [
     "PREGNANT",
     "PregnancyEpisode",
     "Protection",
+    "dose_two_deadline",
     "episodes",
     "protected_at_birth",
     "protection_by_episode",
@@ -128,6 +129,23 @@ def episodes(observations: Sequence[Observation]) -> tuple[PregnancyEpisode, ...
                 out.append(PregnancyEpisode(start, edd))
                 break
     return tuple(out)
+
+
+def dose_two_deadline(episode: PregnancyEpisode) -> dt.date:
+    """The last day dose 2 can be given at least one calendar month before the birth.
+
+    Vietnam's programme asks for dose 2 at least 1 month before the expected delivery (the
+    engine's series cannot express a deadline, so due lists read it here): the latest date
+    ``d`` with ``d + 1 month <= birth`` in CDSi date arithmetic.
+    """
+    month = parse_duration("1 month")
+    birth = episode.birth
+    d = birth - dt.timedelta(days=31)
+    while add(d + dt.timedelta(days=1), month) <= birth:
+        d += dt.timedelta(days=1)
+    while add(d, month) > birth:
+        d -= dt.timedelta(days=1)
+    return d
 
 
 def protected_at_birth(
