@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import attrs
@@ -61,7 +61,7 @@ from immreg.model import (
     Subject,
     VaccineProduct,
 )
-from immreg.ports import Backend, BulkBatch, UnitOfWork
+from immreg.ports import Backend, BulkBatch, Clock, Message, MessageGateway, UnitOfWork
 from immreg.serialization import structure
 from immreg.services import FixedClock, RecordOutcome, Registry, bulk_load
 from immreg.testing import strategies as ist
@@ -74,9 +74,11 @@ __all__ = [
     "BackendContract",
     "BulkLoadContract",
     "CatalogueRepositoryContract",
+    "ClockContract",
     "ContractBase",
     "DoseRepositoryContract",
     "LotRepositoryContract",
+    "MessageGatewayContract",
     "OrgUnitRepositoryContract",
     "RoundTripContract",
     "ScopingContract",
@@ -1726,6 +1728,63 @@ class RoundTripContract(ContractBase):
             assert self.read(backend, lambda u: u.audit.list_for(e.entity, e.entity_id)) == [e]
 
         self.check_examples(ist.audit_entries(), check)
+
+
+# --- the other ports -------------------------------------------------------------------------
+
+
+class ClockContract:
+    """:class:`~immreg.ports.Clock`: provide a ``clock`` fixture yielding the clock to prove."""
+
+    def test_now_is_timezone_aware(self, clock: Clock) -> None:
+        now = clock.now()
+        assert isinstance(now, dt.datetime)
+        assert now.utcoffset() is not None
+
+    def test_today_is_a_date_and_the_date_of_now(self, clock: Clock) -> None:
+        before = clock.now()
+        today = clock.today()
+        after = clock.now()
+        assert isinstance(today, dt.date)
+        assert not isinstance(today, dt.datetime)
+        assert today in {before.date(), after.date()}
+
+    def test_time_does_not_go_backwards(self, clock: Clock) -> None:
+        first = clock.now()
+        assert clock.now() >= first
+
+
+class MessageGatewayContract:
+    """:class:`~immreg.ports.MessageGateway`: one delivery per idempotency key.
+
+    Provide a ``gateway`` fixture and implement :meth:`delivered`, which returns what the
+    provider behind the gateway received (a test double's inbox, a sandbox API's log).
+    """
+
+    def delivered(self, gateway: MessageGateway) -> Sequence[Message]:
+        """Messages the provider received through ``gateway``, in order."""
+        raise NotImplementedError("subclasses say how to see what the provider received")
+
+    def test_send_returns_a_receipt_for_the_message(self, gateway: MessageGateway) -> None:
+        message = Message("reminder-s1-PENTA-2", "+84912345678", "Nhắc lịch tiêm: bé Lan")
+        receipt = gateway.send(message)
+        assert receipt.idempotency_key == message.idempotency_key
+        assert receipt.provider_id
+        assert receipt.accepted_at.utcoffset() is not None
+        assert list(self.delivered(gateway)) == [message]
+
+    def test_same_key_is_delivered_once(self, gateway: MessageGateway) -> None:
+        message = Message("k-1", "+84912345678", "Lịch tiêm sởi ngày 31/05")
+        first = gateway.send(message)
+        second = gateway.send(message)
+        assert first.idempotency_key == second.idempotency_key == "k-1"
+        assert list(self.delivered(gateway)) == [message]
+
+    def test_different_keys_are_different_messages(self, gateway: MessageGateway) -> None:
+        messages = [Message(f"k-{i}", "+84987654321", f"Tin nhắn số {i}") for i in range(3)]
+        for m in messages:
+            gateway.send(m)
+        assert list(self.delivered(gateway)) == messages
 
 
 class BackendContract(
