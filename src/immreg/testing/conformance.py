@@ -589,6 +589,27 @@ class SubjectRepositoryContract(ContractBase):
             uow.commit()
         assert self.read(backend, lambda u: u.subjects.get("s1")) == renamed
 
+    def test_codes_handed_over_inside_one_unit_of_work(self, backend: Backend) -> None:
+        self.seed(backend)
+        self.add_subjects(backend, subject("s1", code="C-1"), subject("s2", code="C-2"))
+        with backend.unit_of_work() as uow:
+            # Swap the two codes through a temporary one, then give C-3 away and back.
+            uow.subjects.update(subject("s1", code="TMP"))
+            uow.subjects.update(subject("s2", code="C-1"))
+            uow.subjects.update(subject("s1", code="C-2"))
+            assert uow.subjects.find_by_code("C-1") == subject("s2", code="C-1")
+            assert uow.subjects.find_by_code("C-2") == subject("s1", code="C-2")
+            assert uow.subjects.find_by_code("TMP") is None
+            uow.subjects.add(subject("s3", code="TMP"))
+            with pytest.raises(ConflictError):
+                uow.subjects.add(subject("s4", code="C-2"))
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            assert uow.subjects.find_by_code("C-1") == subject("s2", code="C-1")
+            assert uow.subjects.find_by_code("C-2") == subject("s1", code="C-2")
+            assert uow.subjects.find_by_code("TMP") == subject("s3", code="TMP")
+            assert uow.subjects.find("s4") is None
+
     def test_update_missing_subject_is_not_found(self, backend: Backend) -> None:
         self.seed(backend)
         with pytest.raises(NotFoundError):
