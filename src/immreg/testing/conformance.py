@@ -655,6 +655,18 @@ class SubjectRepositoryContract(ContractBase):
         )
         assert self.read(backend, lambda u: u.subjects.list_resident([], on=on_after)) == []
 
+    def test_list_resident_takes_a_whole_country_of_org_units(self, backend: Backend) -> None:
+        # list_subjects passes a whole subtree: at the national level that is every
+        # commune and vaccination site, tens of thousands of ids (more than the 65,535
+        # parameters one PostgreSQL statement can carry).
+        self.seed(backend)
+        self.add_subjects(backend, subject("s1"), subject("s2", unit="HCM-Q1"))
+        ids = [f"VN-{i:05d}" for i in range(70_000)] + ["HCM-Q1"]
+        listed = self.read(
+            backend, lambda u: u.subjects.list_resident(ids, on=dt.date(2025, 1, 1))
+        )
+        assert [s.id for s in listed] == ["s2"]
+
     def test_count(self, backend: Backend) -> None:
         self.seed(backend)
         assert self.read(backend, lambda u: u.subjects.count()) == 0
