@@ -202,7 +202,9 @@ class SqlAlchemyBackend:
                         {"key": _MIGRATION_LOCK_KEY},
                     )
                 config.attributes["connection"] = conn
-                command.upgrade(config, "head")
+                # "heads": feature modules (stock, messaging, ...) ship their own migration
+                # branches off the initial revision; every branch is applied.
+                command.upgrade(config, "heads")
                 conn.commit()
         except sa.exc.DBAPIError as e:
             raise translate_error(e) from e
