@@ -24,3 +24,16 @@ def test_the_docs_show_every_pack_with_its_sources() -> None:
     ):
         assert title in text
     assert text.count("Sources of *") == 4
+
+
+def test_the_example_on_the_page_runs_and_says_what_the_comment_says() -> None:
+    import datetime as dt
+    import re
+
+    text = DOC.read_text(encoding="utf-8")
+    (snippet,) = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    namespace: dict[str, object] = {}
+    exec(snippet, namespace)
+    result = namespace["result"]
+    f = result.forecast_for("Phế cầu")  # type: ignore[attr-defined]
+    assert (f.forecast_dose_number, f.earliest) == (1, dt.date(2026, 3, 31))
