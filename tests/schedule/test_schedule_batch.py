@@ -168,7 +168,7 @@ def test_assess_can_be_limited_to_some_vaccine_groups(cdsi: Schedule) -> None:
     assert {e.antigen for e in part.evaluations} == {"HepB", "Polio"}
 
 
-def test_batch_pauses_the_collector_only_while_assessing(cdsi: Schedule) -> None:
+def test_batch_keeps_the_callers_collector_state(cdsi: Schedule) -> None:
     import gc
 
     items = [(Patient(dt.date(2024, 1, 1), "F"), dt.date(2024, 6, 1))] * 3
@@ -184,7 +184,7 @@ def test_batch_pauses_the_collector_only_while_assessing(cdsi: Schedule) -> None
 
 
 def test_the_engine_makes_no_reference_cycles(cdsi: Schedule) -> None:
-    # What makes pausing the collector safe: everything is freed by reference counting.
+    # Everything is freed by reference counting: the cyclic collector finds nothing.
     import gc
 
     history = (
