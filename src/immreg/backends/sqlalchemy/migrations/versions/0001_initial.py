@@ -44,7 +44,14 @@ def upgrade() -> None:
         sa.Column("deceased_on", sa.Date, nullable=True),
         sa.Column("caregivers", _json(), nullable=False),
     )
-    op.create_index("ix_subjects_national_code", "subjects", ["national_code"], unique=True)
+    op.create_index(
+        "ix_subjects_national_code",
+        "subjects",
+        ["national_code"],
+        unique=True,
+        postgresql_where=sa.text("national_code IS NOT NULL"),
+        sqlite_where=sa.text("national_code IS NOT NULL"),
+    )
     op.create_table(
         "residences",
         sa.Column("subject_id", _id(), primary_key=True),
