@@ -118,3 +118,30 @@ def test_catalogue_org_units_and_lots_are_not_scoped(seeded: Backend) -> None:
     with seeded.unit_of_work(scope="C3") as uow:
         assert len(uow.org_units.list_all()) == 6
         assert uow.org_units.get("C1").id == "C1"
+
+
+def test_a_cycle_in_parent_links_does_not_hang_the_scope(seeded: Backend) -> None:
+    # Bad data: X and Y each name the other as parent (at different times).
+    with seeded.unit_of_work() as uow:
+        uow.org_units.add(
+            OrgUnit(
+                id="X",
+                name="X",
+                level=OrgLevel.DISTRICT,
+                parents=[ParentLink("Y", dt.date(2001, 1, 1))],
+            )
+        )
+        uow.org_units.add(
+            OrgUnit(
+                id="Y",
+                name="Y",
+                level=OrgLevel.DISTRICT,
+                parents=[ParentLink("X", dt.date(2000, 1, 1), dt.date(2001, 1, 1))],
+            )
+        )
+        uow.subjects.add(subject("sX", "X"))
+        uow.commit()
+    for scope in ("X", "Y"):
+        with seeded.unit_of_work(scope=scope) as uow:
+            assert uow.subjects.count() == 1
+            assert uow.subjects.get("sX").id == "sX"
