@@ -66,11 +66,11 @@ def test_dose_two_less_than_a_month_after_dose_one_is_too_soon() -> None:
 
 
 def test_the_series_applies_to_pregnant_women_only() -> None:
-    # Pregnant since 2015-01-05, no dose yet: dose 1 due (from 15 years, 2010-06-15).
+    # Pregnant since 2015-01-05, no dose yet: dose 1 due (from 10 years, 2005-06-15).
     a = run("vn-epi-2026", patient("1995-06-15", [], observations=OBS[:1]), "2015-01-06")
     f = a.forecast_for(MAT)
     assert f is not None
-    assert (f.status, f.forecast_dose_number, f.earliest) == ("not_complete", 1, day("2010-06-15"))
+    assert (f.status, f.forecast_dose_number, f.earliest) == ("not_complete", 1, day("2005-06-15"))
     # Not (yet) pregnant, or a man: no relevant series.
     for sex, obs in (("F", ()), ("M", OBS[:1])):
         a = run("vn-epi-2026", patient("1995-06-15", [], sex=sex, observations=obs), "2015-01-06")
