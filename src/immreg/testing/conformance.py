@@ -850,6 +850,15 @@ class OrgUnitRepositoryContract(ContractBase):
         assert [u.id for u in listed] == sorted(u.id for u in SEED.org_units)
         assert sorted(listed, key=lambda u: u.id) == sorted(SEED.org_units, key=lambda u: u.id)
 
+    def test_list_all_is_in_code_point_order(self, backend: Backend) -> None:
+        ids = ["b", "B", "a.2", "a-1", "A", "1z", "a_3", "Z", "a:4"]
+        with backend.unit_of_work() as uow:
+            for i in ids:
+                uow.org_units.add(OrgUnit(i, f"Xã {i}", OrgLevel.COMMUNE))
+            uow.commit()
+        listed = self.read(backend, lambda u: u.org_units.list_all())
+        assert [u.id for u in listed] == sorted(ids)
+
     def test_effective_dated_parents_survive(self, backend: Backend) -> None:
         self.seed(backend)
         moved = OrgUnit(
