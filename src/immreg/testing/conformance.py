@@ -1670,6 +1670,26 @@ class RoundTripContract(ContractBase):
             "+84912345678"
         )
 
+    def test_extreme_dates_and_instants(self, backend: Backend) -> None:
+        # "Never expires" and "since forever" are written as the largest and smallest date.
+        self.seed(backend)
+        lot = Lot("BCG", "FOREVER", dt.date.max)
+        old = subject("old", born=dt.date(1, 1, 1))
+        unit = OrgUnit("X", "Điểm tiêm", OrgLevel.SITE, opened=dt.date.min, closed=dt.date.max)
+        last = dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
+        e = AuditEntry("dose", "d-max", "record", last, "x")
+        with backend.unit_of_work() as uow:
+            uow.lots.add(lot)
+            uow.subjects.add(old)
+            uow.org_units.add(unit)
+            uow.audit.append(e)
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            assert uow.lots.find("BCG", "FOREVER") == lot
+            assert uow.subjects.get("old") == old
+            assert uow.org_units.get("X") == unit
+            assert uow.audit.list_for("dose", "d-max") == [e]
+
     def test_generated_subjects(self, backend: Backend) -> None:
         self.seed(backend)
         ids = self._ids()
