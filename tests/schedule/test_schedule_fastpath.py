@@ -146,3 +146,32 @@ def test_bundled_packs_compile(spec: str) -> None:
 def test_who_fast_path_agrees(data: st.DataObject) -> None:
     schedule = load_schedule("who")
     _agree(schedule, data.draw(histories(schedule)))
+
+
+@pytest.mark.parametrize(
+    ("doses", "field"),
+    [
+        (
+            (Dose("a", dt.date(2024, 1, 1), "BCG"), Dose("b", dt.date(2023, 1, 1), "BCG")),
+            "doses[1].date",
+        ),
+        (
+            (Dose("a", dt.date(2026, 1, 1), "BCG"), Dose("b", dt.date(2023, 1, 1), "BCG")),
+            "doses[0].date",
+        ),
+        (
+            (Dose("a", dt.date(2024, 1, 1), "BCG"), Dose("b", dt.date(2024, 2, 1), "??")),
+            "doses[1].vaccine",
+        ),
+    ],
+)
+def test_the_lean_mode_rejects_what_assess_rejects(doses: tuple[Dose, ...], field: str) -> None:
+    from immreg.errors import ValidationError
+    from immreg.schedule.engine import assess, forecast_only
+
+    schedule = _vn_like()
+    patient = Patient(dt.date(2023, 6, 1), "F", doses)
+    for call in (assess, forecast_only):
+        with pytest.raises(ValidationError) as raised:
+            call(schedule, patient, as_of=dt.date(2025, 1, 1))
+        assert raised.value.field == field

@@ -187,6 +187,7 @@ class AntigenPlan:
             by the earlier vaccine code, as ``(end, rule_id)``.
         min_start: Age-table position of "minimum age to start", if set.
         max_start: Age-table position of "maximum age to start" (selection, table 8-3).
+        skips: Whether any target dose has a conditional skip.
     """
 
     __slots__ = (
@@ -197,6 +198,7 @@ class AntigenPlan:
         "min_start",
         "series",
         "sexes",
+        "skips",
         "targets",
     )
 
@@ -215,6 +217,7 @@ class AntigenPlan:
         self.series = series
         self.sexes = sexes
         self.targets = targets
+        self.skips = any(t.skips for t in targets)
         self.conflicts = conflicts
         self.forecast_conflicts = forecast_conflicts
         self.min_start = min_start
@@ -613,9 +616,13 @@ def run(
     last_counted: dt.date | None = None  # latest dose that is not extraneous
     # CDSi 4.6 §4.4, figure 4-6: walk target doses and antigen doses together.
     k = 0  # doses walked so far
+    skips = plan.skips
     for date, vaccine, dose, _pos in recs:
         while (
-            t < n and targets[t].skips and _skipped(targets[t], True, date, recs, k, evals, ages)
+            skips
+            and t < n
+            and targets[t].skips
+            and _skipped(targets[t], True, date, recs, k, evals, ages)
         ):
             t += 1
         pos = k

@@ -941,6 +941,28 @@ def _settled(
     return found
 
 
+def _copied(name: str, r: _BestForecast, antigens: Sequence[str]) -> VaccineGroupForecast:
+    """Chapter 9 for one best series: the group copies its forecast."""
+    if r.status != "not_complete":
+        return _settled(name, r.status, r.reason, r.decided_by, antigens)
+    earliest = r.earliest
+    assert earliest is not None
+    assert r.recommended is not None
+    return VaccineGroupForecast(
+        name,
+        "not_complete",
+        r.dose_number,
+        earliest,
+        max(r.recommended, earliest),
+        None if r.past_due is None else max(r.past_due, earliest),
+        r.latest,
+        r.reason,
+        r.decided_by,
+        tuple(antigens),
+        r.vaccines,
+    )
+
+
 def _group_forecast(
     schedule: Schedule,
     patient: Patient,
@@ -952,26 +974,7 @@ def _group_forecast(
     if not runs:
         return _settled(name, "not_recommended", "no_relevant_series", name, antigens)
     if len(runs) == 1:
-        # One best series: the group copies its forecast.
-        r = runs[0]
-        if r.status != "not_complete":
-            return _settled(name, r.status, r.reason, r.decided_by, antigens)
-        earliest = r.earliest
-        assert earliest is not None
-        assert r.recommended is not None
-        return VaccineGroupForecast(
-            name,
-            "not_complete",
-            r.dose_number,
-            earliest,
-            max(r.recommended, earliest),
-            None if r.past_due is None else max(r.past_due, earliest),
-            r.latest,
-            r.reason,
-            r.decided_by,
-            tuple(antigens),
-            r.vaccines,
-        )
+        return _copied(name, runs[0], antigens)
     statuses = [r.status for r in runs]
     status: ForecastStatus
     for s in _STATUS_ORDER:
@@ -1227,9 +1230,16 @@ def _forecast_fast(
     antigens_of = compiled.antigens_of
     recs: dict[str, list[tuple[dt.date, str, Dose, int]]] = {}
     for pos, d in enumerate(_in_order(patient.doses)):
-        rec = (d.date, d.vaccine, d, pos)
-        for name, begin, end in antigens_of[d.vaccine]:
-            if begin and not ages[begin] <= d.date < ages[end]:
+        date = d.date
+        associations = antigens_of.get(d.vaccine)
+        if associations is None or date < dob or date > as_of:
+            # The checks of validate_patient, folded into this loop; it names the first
+            # bad dose in input order.
+            validate_patient(schedule, patient, as_of=as_of)
+            raise AssertionError("validate_patient accepted a bad dose")  # pragma: no cover
+        rec = (date, d.vaccine, d, pos)
+        for name, begin, end in associations:
+            if begin and not ages[begin] <= date < ages[end]:
                 continue
             found = recs.get(name)
             if found is None:
@@ -1251,13 +1261,21 @@ def _forecast_fast(
     out = []
     for group in schedule.vaccine_groups:
         members = group.antigens
-        runs: Sequence[_BestForecast]
         if len(members) == 1:
             runs = best.get(members[0], ())
-        else:
-            runs = [r for a in members for r in best.get(a, ())]
+            out.append(
+                _copied(group.name, runs[0], members)
+                if runs
+                else _settled(
+                    group.name, "not_recommended", "no_relevant_series", group.name, members
+                )
+            )
+            continue
+        runs_all = [r for a in members for r in best.get(a, ())]
         out.append(
-            _group_forecast(schedule, patient, group.name, members, group.administer_full, runs)
+            _group_forecast(
+                schedule, patient, group.name, members, group.administer_full, runs_all
+            )
         )
     return tuple(out)
 
@@ -1276,11 +1294,11 @@ def _assess(
 ) -> Assessment | tuple[VaccineGroupForecast, ...]:
     """:func:`assess` (``full``) or :func:`forecast_only`; ``fast=False`` forces the
     general path for every antigen (the differential tests compare the two)."""
-    validate_patient(schedule, patient, as_of=as_of)
     if fast and not full and vaccine_groups is None and not patient.observations:
         compiled = _compiled(schedule)
         if compiled.order:
             return _forecast_fast(schedule, compiled, patient, as_of)
+    validate_patient(schedule, patient, as_of=as_of)
     idx = schedule.index()
     groups = schedule.vaccine_groups
     antigens: Sequence[Antigen] = schedule.antigens
