@@ -1349,6 +1349,45 @@ class ServicesContract(ContractBase):
         assert _counts(backend) == (1, 1)
         assert len(self.registry(backend).audit_trail("dose", "d1")) == 1
 
+    def test_racing_corrections_one_wins(self, backend: Backend) -> None:
+        # Optimistic concurrency under real contention: of several corrections made at
+        # the same expected version, exactly one is kept; the others conflict.
+        self.require("supports_concurrent_units_of_work")
+        self.require("supports_concurrent_writers")
+        reg = self._setup_registry(backend)
+        reg.record_dose(dose("d1", "s1"))
+        racers = 6
+        barrier = threading.Barrier(racers)
+        won: list[AdministeredDose] = []
+        lost: list[BaseException] = []
+        lock = threading.Lock()
+
+        def race(k: int) -> None:
+            corrected = dose("d1", "s1", day=dt.date(2024, 4, 1) + dt.timedelta(days=k))
+            barrier.wait(timeout=30)
+            try:
+                new = self.registry(backend).correct_dose(
+                    corrected, expected_version=1, reason=f"sửa lần {k}"
+                )
+            except Exception as e:  # checked below, with its class
+                with lock:
+                    lost.append(e)
+            else:
+                with lock:
+                    won.append(new)
+
+        threads = [threading.Thread(target=race, args=(k,)) for k in range(racers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert len(won) == 1, (won, lost)
+        assert all(isinstance(e, ConflictError) for e in lost), lost
+        assert len(lost) == racers - 1
+        assert reg.history("s1").doses == (won[0],)
+        assert won[0].version == 2
+        assert [e.action for e in reg.audit_trail("dose", "d1")] == ["record", "correct"]
+
     def test_same_dose_id_with_other_content_conflicts(self, backend: Backend) -> None:
         reg = self._setup_registry(backend)
         reg.record_dose(dose("d1", "s1"))
