@@ -218,3 +218,16 @@ def test_compose_needs_ascending_versions() -> None:
 def test_unknown_pack_is_not_found() -> None:
     with pytest.raises(NotFoundError):
         load_schedule("vn-epi-1999")
+
+
+def test_doses_before_52_2025_are_held_to_its_intervals_too() -> None:
+    # Born 2025-10-01: PCV at 2 months (12-01), again 9 days later (12-10), both before
+    # the circular: the second is 19 days short of the 28-day interval (and of the
+    # minimum age of dose 2, 2 months + 28 days = 12-29).
+    visits = [("2025-12-01", ["PCV10"]), ("2025-12-10", ["PCV10"])]
+    a = run("vn-epi", patient("2025-10-01", visits), "2026-03-01")
+    second = [e for e in a.evaluations if e.dose_id == "2025-12-10/PCV10"]
+    assert [(e.status, e.reasons) for e in second] == [
+        ("not_valid", ("age_too_young", "interval_too_soon"))
+    ]
+    assert second[0].rule_id == "vn2026/Pneumococcal/PCV 3-dose/dose 2/age"

@@ -344,11 +344,14 @@ def _compose_series(
         intervals: list[Interval] = []
         allowable: list[Interval] = []
         skips: list[ConditionalSkip] = []
-        for k, d in per_version:
-            ages += _dated(d.ages, windows[k])
-            intervals += _dated(d.intervals, windows[k])
-            allowable += _dated(d.allowable_intervals, windows[k])
-            skips += [_dated_skip(s, windows[k]) for s in d.skips]
+        for i, (k, d) in enumerate(per_version):
+            # The first version that has the target dose also judges doses given before
+            # it came into force (its rules reach back to the beginning of time).
+            window = (None, windows[k][1]) if i == 0 else windows[k]
+            ages += _dated(d.ages, window)
+            intervals += _dated(d.intervals, window)
+            allowable += _dated(d.allowable_intervals, window)
+            skips += [_dated_skip(s, window) for s in d.skips]
         base = per_version[-1][1]
         dose_id = f"{series_id}/dose {number}"
         gaps = _gaps(present, windows)
