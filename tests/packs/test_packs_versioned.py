@@ -231,3 +231,16 @@ def test_doses_before_52_2025_are_held_to_its_intervals_too() -> None:
         ("not_valid", ("age_too_young", "interval_too_soon"))
     ]
     assert second[0].rule_id == "vn2026/Pneumococcal/PCV 3-dose/dose 2/age"
+
+
+def test_which_circular_was_in_force() -> None:
+    from immreg.schedule.versioned import bundled
+
+    vn = bundled("vn-epi")
+    assert [v.pack for v in vn.versions] == ["vn-epi-2018", "vn-epi-2024", "vn-epi-2026"]
+    assert vn.in_force(day("2019-06-01")).pack == "vn-epi-2018"
+    assert vn.in_force(day("2024-08-01")).pack == "vn-epi-2024"
+    assert vn.in_force(day("2026-02-15")).source.startswith("Thông tư 52/2025/TT-BYT")
+    for name in ("who", "nope", "../x"):
+        with pytest.raises(NotFoundError):
+            bundled(name)

@@ -58,8 +58,11 @@ __all__ = [
     "FORMAT",
     "Version",
     "VersionedPack",
+    "bundled",
     "compose",
     "in_force",
+    "is_version_file",
+    "load_versioned",
     "parse_versions",
 ]
 
@@ -429,3 +432,25 @@ def load_versioned(text: str, load_pack: Callable[[str], Schedule]) -> Schedule:
         rule_prefix=pack.name,
         source="; ".join(f"from {v.effective.isoformat()}: {v.source}" for v in pack.versions),
     )
+
+
+def bundled(name: str) -> VersionedPack:
+    """Read the versions of a bundled versioned pack (``bundled("vn-epi")``).
+
+    Use it to say which circular was in force on a date:
+    ``bundled("vn-epi").in_force(dose.date).pack``.
+
+    Raises:
+        NotFoundError: No bundled pack has this name, or it is not a version file.
+    """
+    from pathlib import Path
+
+    from immreg.errors import NotFoundError
+
+    path = Path(__file__).resolve().parent / "packs" / f"{name}.json"
+    if "/" in name or "\\" in name or name.startswith(".") or not path.is_file():
+        raise NotFoundError("versioned schedule pack", name)
+    text = path.read_text(encoding="utf-8")
+    if not is_version_file(text):
+        raise NotFoundError("versioned schedule pack", name)
+    return parse_versions(text)
