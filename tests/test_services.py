@@ -229,6 +229,50 @@ def test_bulk_load_reports_every_problem_by_record_path(backend: MemoryBackend) 
     assert backend.loaded_batches("L") == set()
 
 
+def test_bulk_load_checks_what_registration_and_recording_check(backend: MemoryBackend) -> None:
+    born = subject("p0").birth_date
+    records = _records(3)
+    records[0] = (
+        attrs.evolve(subject("p0"), deceased_on=born),
+        [dose("p0-0", "p0", day=born + dt.timedelta(days=1))],
+    )
+    records[1] = (
+        attrs.evolve(
+            subject("p1"),
+            mother_id="nobody",
+            residences=(
+                attrs.evolve(subject("p1").residences[0], start=born - dt.timedelta(days=1)),
+            ),
+        ),
+        [attrs.evolve(dose("p1-0", "p1"), version=2)],
+    )
+    # A mother in the same batch is known.
+    records[2] = (attrs.evolve(subject("p2"), mother_id="s1"), [])
+    with pytest.raises(ValidationError) as info:
+        bulk_load(backend, records, load_id="L", as_of=AS_OF)
+    assert _fields(info.value) == [
+        "records[0].doses[0].date",
+        "records[1].subject.mother_id",
+        "records[1].subject.residences[0].start",
+        "records[1].doses[0].version",
+    ]
+    assert _counts(backend) == (1, 0)
+
+
+def test_void_and_correct_reasons_are_checked_as_reason(backend: MemoryBackend) -> None:
+    reg = Registry(backend, clock=FixedClock(NOW))
+    reg.record_dose(dose("d1", "s1"))
+    for bad in ["", "   ", "x" * 101, "bad\nreason"]:
+        with pytest.raises(ValidationError) as info:
+            reg.void_dose("d1", expected_version=1, reason=bad)
+        assert _fields(info.value) == ["reason"]
+        with pytest.raises(ValidationError) as info:
+            reg.correct_dose(dose("d1", "s1"), expected_version=1, reason=bad)
+        assert _fields(info.value) == ["reason"]
+    long_reason = "y" * 100
+    assert reg.void_dose("d1", expected_version=1, reason=long_reason).void_reason == long_reason
+
+
 def test_bulk_load_resumes_where_it_stopped(backend: MemoryBackend) -> None:
     good = _records(6)
     bad = list(good)

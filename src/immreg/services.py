@@ -17,16 +17,25 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import attrs
 
 from immreg.errors import ConflictError, FieldError, ValidationError
-from immreg.model import AdministeredDose, AuditEntry, OrgUnit, Subject
+from immreg.model import MAX_NAME_LENGTH, AdministeredDose, AuditEntry, OrgUnit, Subject
 from immreg.orgunits import OrgTree
 from immreg.ports import Backend, BulkBatch, Clock, UnitOfWork
 from immreg.serialization import dumps
+
+if TYPE_CHECKING:
+    from immreg.ports import MessageGateway
+    from immreg.duelist import DueList, ReminderPolicy
+    from immreg.messaging import DispatchReport, QuietHours, RetryPolicy
+    from immreg.outreach import PlanReport
+    from immreg.schedule import Schedule
+from immreg.stock import ledger as stock_ledger
 
 __all__ = [
     "LOCAL_TZ",
@@ -183,6 +192,16 @@ def validate_dose(
     return subject
 
 
+def _check_reason(reason: object, missing: str) -> None:
+    # The reason is stored on the dose and shown to health workers: same rules as a name.
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError("reason", missing)
+    if len(reason) > MAX_NAME_LENGTH:
+        raise ValidationError("reason", f"is longer than {MAX_NAME_LENGTH} characters")
+    if any(ord(c) < 32 for c in reason):
+        raise ValidationError("reason", "must not contain control characters")
+
+
 def _audit(
     uow: UnitOfWork,
     entity: str,
@@ -247,6 +266,8 @@ def record_dose(
         ValidationError: The dose does not fit the registry (see :func:`validate_dose`), or
             it is not a fresh dose (version 1, not voided).
         ConflictError: A dose with the same id but different content exists.
+        StockError: The facility keeps a stock ledger for the product and has none of the
+            dose's lot on hand (see :func:`immreg.stock.ledger.dose_administered`).
     """
     if dose.version != 1 or dose.voided:
         raise ValidationError("version", "a new dose has version 1 and is not voided")
@@ -257,6 +278,8 @@ def record_dose(
         raise ConflictError(f"dose {dose.id!r} was recorded before with different content")
     validate_dose(uow, dose, as_of=as_of)
     uow.doses.add(dose)
+    # Same transaction: a dose from a tracked lot decrements it (immreg.stock.ledger).
+    stock_ledger.dose_administered(uow, dose, by=by)
     _audit(uow, "dose", dose.id, "record", at=at, by=by, after=dose)
     return RecordResult(dose, RecordOutcome.RECORDED)
 
@@ -282,8 +305,7 @@ def correct_dose(
         ConflictError: The dose was voided, belongs to another subject, or is not at
             ``expected_version`` any more.
     """
-    if not reason.strip():
-        raise ValidationError("reason", "a correction needs a reason")
+    _check_reason(reason, "a correction needs a reason")
     old = uow.doses.get(corrected.id)
     if old.voided:
         raise ConflictError(f"dose {old.id!r} is voided and cannot be corrected")
@@ -292,6 +314,7 @@ def correct_dose(
     new = attrs.evolve(corrected, version=old.version + 1, voided=False, void_reason=None)
     validate_dose(uow, new, as_of=as_of)
     uow.doses.replace(new, expected_version=expected_version)
+    stock_ledger.dose_corrected(uow, old, new, date=as_of, by=by)
     _audit(uow, "dose", new.id, "correct", at=at, by=by, before=old, after=new, reason=reason)
     return new
 
@@ -312,13 +335,13 @@ def void_dose(
         ValidationError: No reason was given.
         ConflictError: Already voided, or not at ``expected_version`` any more.
     """
-    if not reason.strip():
-        raise ValidationError("reason", "voiding a dose needs a reason")
+    _check_reason(reason, "voiding a dose needs a reason")
     old = uow.doses.get(dose_id)
     if old.voided:
         raise ConflictError(f"dose {dose_id!r} is voided already")
-    new = attrs.evolve(old, version=old.version + 1, voided=True, void_reason=reason[:100])
+    new = attrs.evolve(old, version=old.version + 1, voided=True, void_reason=reason)
     uow.doses.replace(new, expected_version=expected_version)
+    stock_ledger.dose_voided(uow, old, date=at.date(), by=by)
     _audit(uow, "dose", dose_id, "void", at=at, by=by, before=old, after=new, reason=reason)
     return new
 
@@ -398,8 +421,13 @@ def bulk_load(
     records in the same order) skips the batches already stored, so a load killed midway
     and started again ends with exactly one copy of every row.
 
-    Validation is that of :func:`register_subject` and :func:`validate_dose`, against the
-    catalogue and org units read once at the start. A bad record stops the load before its
+    Each record is checked as :func:`register_subject` and :func:`validate_dose` would
+    (birth date not in the future, residences in known org units and not before birth, a
+    mother stored or in the same batch, doses of the record's subject, of catalogue
+    products, at known facilities, between birth and ``as_of`` and not after death),
+    against the catalogue and org units read once at the start; the one check left out is
+    a known lot's expiry, which historical records often predate. A bad record stops the
+    load before its
     batch is written, with an error naming it (``records[i].doses[j].date``); the batches
     before it stay stored, and a rerun after fixing the record resumes there.
 
@@ -418,9 +446,17 @@ def bulk_load(
         if batch_no in done:
             skipped += 1
             continue
+        in_batch = {s.id: s for _, s, _ in batch}
+
+        def mother_known(mother_id: str, in_batch: dict[str, Subject] = in_batch) -> bool:
+            if mother_id in in_batch:
+                return True
+            with backend.unit_of_work() as uow:
+                return uow.subjects.find(mother_id) is not None
+
         errors: list[FieldError] = []
         for i, subject, doses in batch:
-            errors.extend(_bulk_problems(i, subject, doses, products, units, as_of))
+            errors.extend(_bulk_problems(i, subject, doses, products, units, as_of, mother_known))
         if errors:
             raise ValidationError(errors=errors)
         subjects = [s for _, s, _ in batch]
@@ -441,12 +477,19 @@ def _bulk_problems(
     products: set[str],
     units: set[str],
     as_of: dt.date,
+    mother_known: Callable[[str], bool],
 ) -> list[FieldError]:
     where = f"records[{i}]"
     out: list[FieldError] = []
     if subject.birth_date > as_of:
         out.append(FieldError(f"{where}.subject.birth_date", "is in the future"))
+    if subject.mother_id is not None and not mother_known(subject.mother_id):
+        out.append(FieldError(f"{where}.subject.mother_id", f"no subject {subject.mother_id!r}"))
     for k, r in enumerate(subject.residences):
+        if r.start < subject.birth_date:
+            out.append(
+                FieldError(f"{where}.subject.residences[{k}].start", "is before the birth date")
+            )
         if r.org_unit_id not in units:
             out.append(
                 FieldError(
@@ -472,6 +515,12 @@ def _bulk_problems(
             out.append(FieldError(f"{at}.date", "is before the birth date"))
         if d.date > as_of:
             out.append(FieldError(f"{at}.date", "is in the future"))
+        if subject.deceased_on is not None and d.date > subject.deceased_on:
+            out.append(FieldError(f"{at}.date", "is after the date of death"))
+        if d.version != 1 or d.voided:
+            out.append(
+                FieldError(f"{at}.version", "a loaded dose has version 1 and is not voided")
+            )
     return out
 
 
@@ -486,6 +535,10 @@ class Registry:
         clock: Where "today" comes from; :class:`SystemClock` by default.
         user: Who is recorded as making the changes.
         scope: Limit every unit of work to this org unit's subtree.
+        schedule: A schedule (or the spec of one, e.g. ``"vn-epi"``): when given, every
+            registration and dose change refreshes the person's due summaries in the same
+            unit of work (:func:`immreg.outreach.refresh_due`), which due lists and
+            reminders read.
     """
 
     def __init__(
@@ -495,11 +548,17 @@ class Registry:
         clock: Clock | None = None,
         user: str = "system",
         scope: str | None = None,
+        schedule: Schedule | str | None = None,
     ) -> None:
         self.backend = backend
         self.clock: Clock = clock or SystemClock()
         self.user = user
         self.scope = scope
+        if isinstance(schedule, str):
+            from immreg.schedule import load_schedule
+
+            schedule = load_schedule(schedule)
+        self.schedule: Schedule | None = schedule
 
     def _uow(self) -> UnitOfWork:
         return self.backend.unit_of_work(scope=self.scope)
@@ -517,17 +576,32 @@ class Registry:
             register_subject(
                 uow, subject, as_of=self.clock.today(), at=self.clock.now(), by=self.user
             )
+            self._refresh_due(uow, subject.id)
             uow.commit()
         return subject
 
     def record_dose(self, dose: AdministeredDose) -> RecordResult:
-        """Record a dose (see :func:`record_dose`)."""
-        with self._uow() as uow:
-            result = record_dose(
-                uow, dose, as_of=self.clock.today(), at=self.clock.now(), by=self.user
-            )
-            uow.commit()
-        return result
+        """Record a dose (see :func:`record_dose`).
+
+        When two identical recordings race (a client retrying while its first request is
+        still being committed), the one that loses finds the winner's dose and reports
+        ``ALREADY_RECORDED``, as it would have a moment later; a dose with the same id
+        but other content is still a :class:`~immreg.errors.ConflictError`.
+        """
+        try:
+            with self._uow() as uow:
+                result = record_dose(
+                    uow, dose, as_of=self.clock.today(), at=self.clock.now(), by=self.user
+                )
+                self._refresh_due(uow, dose.subject_id)
+                uow.commit()
+            return result
+        except ConflictError:
+            with self._uow() as uow:
+                stored = uow.doses.find(dose.id)
+            if stored is not None and stored.same_content(dose) and stored.version == 1:
+                return RecordResult(stored, RecordOutcome.ALREADY_RECORDED)
+            raise
 
     def correct_dose(
         self, corrected: AdministeredDose, *, expected_version: int, reason: str
@@ -543,6 +617,7 @@ class Registry:
                 at=self.clock.now(),
                 by=self.user,
             )
+            self._refresh_due(uow, new.subject_id)
             uow.commit()
         return new
 
@@ -557,6 +632,7 @@ class Registry:
                 at=self.clock.now(),
                 by=self.user,
             )
+            self._refresh_due(uow, new.subject_id)
             uow.commit()
         return new
 
@@ -585,4 +661,90 @@ class Registry:
         """Bulk-load people and historical doses (see :func:`bulk_load`)."""
         return bulk_load(
             self.backend, records, load_id=load_id, as_of=self.clock.today(), batch_size=batch_size
+        )
+
+    # --- due lists and reminders (immreg.outreach, immreg.messaging) ------------------------
+
+    def _refresh_due(self, uow: UnitOfWork, subject_id: str) -> None:
+        if self.schedule is not None:
+            from immreg.outreach import refresh_due
+
+            refresh_due(uow, subject_id, schedule=self.schedule, as_of=self.clock.today())
+
+    def refresh_due(self, subject_ids: Iterable[str]) -> None:
+        """Recompute people's due summaries (after a schedule change, or to fill them in for
+        people recorded before the registry had a schedule); see
+        :func:`immreg.outreach.refresh_due_many`.
+
+        Raises:
+            ValidationError: The registry has no schedule.
+        """
+        from immreg.outreach import refresh_due_many
+
+        if self.schedule is None:
+            raise ValidationError("schedule", "the registry was opened without a schedule")
+        with self._uow() as uow:
+            refresh_due_many(uow, subject_ids, schedule=self.schedule, as_of=self.clock.today())
+            uow.commit()
+
+    def due_list(
+        self,
+        org_unit_id: str,
+        *,
+        session_date: dt.date | None = None,
+        window_days: int = 0,
+        defaulter_days: int = 28,
+    ) -> DueList:
+        """A session's due list (see :func:`immreg.outreach.due_list`); today by default."""
+        from immreg.outreach import due_list
+
+        with self._uow() as uow:
+            return due_list(
+                uow,
+                org_unit_id,
+                session_date=session_date or self.clock.today(),
+                window_days=window_days,
+                defaulter_days=defaulter_days,
+            )
+
+    def plan_reminders(
+        self,
+        org_unit_id: str,
+        *,
+        policy: ReminderPolicy | None = None,
+        session_date: dt.date | None = None,
+    ) -> PlanReport:
+        """Plan today's reminders into the outbox (see :func:`immreg.outreach.plan_reminders`)."""
+        from immreg.outreach import plan_reminders
+
+        with self._uow() as uow:
+            report = plan_reminders(
+                uow,
+                org_unit_id,
+                as_of=self.clock.today(),
+                at=self.clock.now(),
+                policy=policy,
+                session_date=session_date,
+            )
+            uow.commit()
+        return report
+
+    def dispatch_reminders(
+        self,
+        gateway: MessageGateway,
+        *,
+        retry: RetryPolicy | None = None,
+        quiet_hours: QuietHours | None = None,
+        limit: int = 1000,
+    ) -> DispatchReport:
+        """Send the outbox's due messages (see :func:`immreg.messaging.dispatch`)."""
+        from immreg.messaging import dispatch
+
+        return dispatch(
+            self.backend,
+            gateway,
+            clock=self.clock,
+            retry=retry,
+            quiet_hours=quiet_hours,
+            limit=limit,
         )
