@@ -128,7 +128,7 @@ _VN_CODES: dict[str, dict[str, tuple[str, ...]]] = {
 
 
 def vn_children(
-    n: int, *, seed: int = 1, codes: str = "vn-epi-2026"
+    n: int, *, seed: int = 1, codes: str = "vn-epi-2026", ages: tuple[int, int] = (0, 6 * 365)
 ) -> list[tuple[Patient, dt.date]]:
     """Generate ``n`` children aged 0-6 years with imperfect Vietnamese EPI histories.
 
@@ -140,6 +140,8 @@ def vn_children(
         n: How many children.
         seed: Random seed, so that runs are comparable.
         codes: Whose product codes to use: ``"vn-epi-2026"`` or ``"vn-epi-like"``.
+        ages: The range of ages in days on the assessment date (by default 0-6 years);
+            ``(a, a + 1)`` makes children all born the same day.
 
     Returns:
         ``(patient, as_of)`` pairs.
@@ -149,7 +151,7 @@ def vn_children(
     out: list[tuple[Patient, dt.date]] = []
     as_of = dt.date(2026, 11, 10)
     for i in range(n):
-        birth = as_of - dt.timedelta(days=rng.randrange(0, 6 * 365))
+        birth = as_of - dt.timedelta(days=rng.randrange(*ages))
         products = {role: rng.choice(choices) for role, choices in table.items()}
         doses: list[Dose] = []
         delay = 0

@@ -175,3 +175,40 @@ def test_the_lean_mode_rejects_what_assess_rejects(doses: tuple[Dose, ...], fiel
         with pytest.raises(ValidationError) as raised:
             call(schedule, patient, as_of=dt.date(2025, 1, 1))
         assert raised.value.field == field
+
+
+@st.composite
+def same_day_cohorts(draw: st.DrawFn, schedule: Schedule) -> list[tuple[Patient, dt.date]]:
+    # Children born the same day and assessed the same day, some with identical antigen
+    # histories (doses copied from another child with new ids), as in a national batch.
+    first, as_of = draw(histories(schedule))
+    cohort = [(first, as_of)]
+    for _ in range(draw(st.integers(1, 5))):
+        other, _ = draw(histories(schedule))
+        doses = tuple(d for d in other.doses if d.date >= first.birth_date and d.date <= as_of)
+        if cohort and draw(st.booleans()):
+            doses = (
+                tuple(
+                    Dose(f"c{len(cohort)}-{i}", d.date, d.vaccine, d.mvx, d.condition)
+                    for i, d in enumerate(draw(st.sampled_from(cohort))[0].doses)
+                )
+                + doses[: draw(st.integers(0, 2))]
+            )
+        cohort.append((Patient(first.birth_date, other.sex, doses), as_of))
+    return cohort
+
+
+@PROPERTY
+@given(st.data())
+def test_same_day_cohorts_agree(data: st.DataObject) -> None:
+    from immreg.schedule.batch import clear_caches
+
+    for schedule in (_vn_2026(), _vn_like()):
+        cohort = data.draw(same_day_cohorts(schedule))
+        clear_caches(schedule)
+        full = list(assess_many(schedule, cohort))
+        lean = list(forecast_many(schedule, cohort))
+        for (patient, as_of), got, forecasts in zip(cohort, full, lean, strict=True):
+            general = _assess(schedule, patient, as_of, None, full=True, fast=False)
+            assert got == general
+            assert forecasts == got.forecasts
