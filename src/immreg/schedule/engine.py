@@ -1187,6 +1187,10 @@ def forecast_only(
     Raises:
         ValidationError: As :func:`assess`.
     """
+    if vaccine_groups is None and not patient.observations:
+        compiled = _compiled(schedule)
+        if compiled.order:
+            return _forecast_fast(schedule, compiled, patient, as_of)
     result = _assess(schedule, patient, as_of, vaccine_groups, full=False, fast=True)
     assert isinstance(result, tuple)
     return result
@@ -1356,23 +1360,7 @@ def _assess(
             series = plan.series
             fc = out[1]
             if fc is not None:
-                outcomes.append(
-                    SeriesOutcome(
-                        antigen.name,
-                        series.name,
-                        series.rule_id,
-                        True,
-                        fc.status,
-                        fc.dose_number,
-                        fc.earliest,
-                        fc.recommended,
-                        fc.past_due,
-                        fc.latest,
-                        fc.reason,
-                        fc.decided_by,
-                        None,
-                    )
-                )
+                outcomes.append(_series_outcome(series, fc))
             for position, status, reason, rule_id, target, reasons in out[2]:
                 rec_f = recs_f[position]
                 evaluations.append(
@@ -1446,6 +1434,38 @@ def _assess(
         forecasts=tuple(forecasts),
         series=tuple(outcomes),
     )
+
+
+def _series_outcome(series: Series, fc: _BestForecast) -> SeriesOutcome:
+    """The outcome of a fast-path series; one shared object when nothing is due."""
+    settled = fc.earliest is None
+    if settled:
+        found = _SETTLED_SERIES.get((series.rule_id, fc))
+        if found is not None:
+            return found
+    outcome = SeriesOutcome(
+        fc.antigen,
+        series.name,
+        series.rule_id,
+        True,
+        fc.status,
+        fc.dose_number,
+        fc.earliest,
+        fc.recommended,
+        fc.past_due,
+        fc.latest,
+        fc.reason,
+        fc.decided_by,
+        None,
+    )
+    if settled:
+        if len(_SETTLED_SERIES) >= 10_000:  # bounded by the rules of the schedules in use
+            _SETTLED_SERIES.clear()
+        _SETTLED_SERIES[(series.rule_id, fc)] = outcome
+    return outcome
+
+
+_SETTLED_SERIES: dict[tuple[str, _BestForecast], SeriesOutcome] = {}
 
 
 def _first(item: tuple[int, DoseEvaluation]) -> int:
