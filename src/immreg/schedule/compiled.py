@@ -702,23 +702,24 @@ def run(
                             first_rule = c_rule
                         reasons.append("live_virus_conflict")
                 # §6.8 and §6.9: preferable, else allowable vaccine.
-                ok = vaccine in target.any_age
-                for begin, end, mvx in () if ok else target.preferable.get(vaccine, ()):
-                    if ages[begin] <= date < ages[end] and not (
-                        mvx and dose.mvx and mvx != dose.mvx
-                    ):
-                        ok = True
-                        break
-                else:
-                    for begin, end in target.allowable.get(vaccine, ()):
-                        if ages[begin] <= date < ages[end]:
+                if vaccine not in target.any_age:
+                    ok = False
+                    for begin, end, mvx in target.preferable.get(vaccine, ()):
+                        if ages[begin] <= date < ages[end] and not (
+                            mvx and dose.mvx and mvx != dose.mvx
+                        ):
                             ok = True
                             break
-                if not ok:
-                    if reasons is None:
-                        reasons = []
-                        first_rule = rule_id
-                    reasons.append("not_preferable_or_allowable_vaccine")
+                    else:
+                        for begin, end in target.allowable.get(vaccine, ()):
+                            if ages[begin] <= date < ages[end]:
+                                ok = True
+                                break
+                    if not ok:
+                        if reasons is None:
+                            reasons = []
+                            first_rule = rule_id
+                        reasons.append("not_preferable_or_allowable_vaccine")
                 if reasons is None:
                     ev = (pos, "valid", "grace_period" if grace else None, rule_id, num, ())
                 else:
