@@ -21,6 +21,7 @@ import attrs
 import phonenumbers
 
 from immreg.errors import ValidationError
+from immreg.registry.phones import renumber_vietnamese_mobile
 
 __all__ = [
     "MAX_NAME_LENGTH",
@@ -191,7 +192,9 @@ def normalize_phone(raw: str, *, region: str = "VN", field: str = "phone") -> st
 
     Numbers without a country prefix are read as numbers of ``region`` (Vietnam by
     default). Pre-2018 11-digit Vietnamese mobile numbers are converted to their 10-digit
-    form first (see :func:`immreg.registry.phones.renumber_vietnamese_mobile` once present).
+    form first (:func:`immreg.registry.phones.renumber_vietnamese_mobile`, the Ministry of
+    Information and Communications' 2018 table), so ``"0168 123 4567"`` is stored as
+    ``"+84381234567"``.
 
     Args:
         raw: The number as typed: spaces, dots, dashes and a leading ``+`` or ``0`` are fine.
@@ -206,8 +209,11 @@ def normalize_phone(raw: str, *, region: str = "VN", field: str = "phone") -> st
     """
     if not isinstance(raw, str) or not raw.strip():
         raise ValidationError(field, "is required")
+    text = raw
+    if region == "VN" or raw.lstrip().startswith(("+84", "0084")):
+        text = renumber_vietnamese_mobile(raw)
     try:
-        number = phonenumbers.parse(raw, region)
+        number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as e:
         raise ValidationError(field, f"{raw!r} is not a phone number") from e
     if not phonenumbers.is_valid_number(number):
