@@ -31,6 +31,8 @@ from immreg.model import (
     Subject,
     VaccineProduct,
 )
+from immreg.stock.model import Balance, KindTotal, StockEvent
+from immreg.stock.model import EventKind as StockEventKind
 
 __all__ = [
     "AuditRepository",
@@ -44,6 +46,7 @@ __all__ = [
     "MessageGateway",
     "OrgUnitRepository",
     "Receipt",
+    "StockLedgerRepository",
     "SubjectRepository",
     "UnitOfWork",
 ]
@@ -214,6 +217,7 @@ class UnitOfWork(Protocol):
         org_units: The org-unit tree.
         lots: Vaccine lots.
         audit: The audit trail.
+        stock: The stock ledger (:mod:`immreg.stock`).
         scope: The org-unit id whose subtree this unit of work is limited to, or ``None``.
     """
 
@@ -223,6 +227,7 @@ class UnitOfWork(Protocol):
     org_units: OrgUnitRepository
     lots: LotRepository
     audit: AuditRepository
+    stock: StockLedgerRepository
     scope: str | None
 
     def __enter__(self) -> Self:
@@ -346,3 +351,70 @@ class MessageGateway(Protocol):
         Raises:
             BackendError: The provider refused or could not be reached; the caller retries.
         """
+
+# --- stock ledger (immreg.stock) ---------------------------------------------------------
+
+
+class StockLedgerRepository(Protocol):
+    """The append-only stock ledger of :mod:`immreg.stock`, with a balance per lot.
+
+    Events are never changed or removed; each one changes the balance of its (facility,
+    product, lot) by its quantity, in the same transaction. A balance never goes below zero.
+    Stock is facility data, not subject data: a unit of work's ``scope`` does not apply.
+    """
+
+    def append(self, event: StockEvent) -> bool:
+        """Append an event and apply its quantity to its balance.
+
+        Appending an event whose id is stored with the same content does nothing and
+        returns ``False`` (a retried request); otherwise returns ``True``.
+
+        Raises:
+            StockError: The balance would go below zero; nothing was written.
+            ConflictError: The id is stored with other content, the reversed event does not
+                exist or is reversed already, or a concurrent writer won the balance row.
+        """
+
+    def find_event(self, event_id: str) -> StockEvent | None:
+        """Return the event with this id, or ``None``."""
+
+    def reversal_of(self, event_id: str) -> StockEvent | None:
+        """Return the event that reverses ``event_id``, or ``None``."""
+
+    def balance(self, facility_id: str, product_code: str, lot_number: str) -> int:
+        """Doses on hand of one lot at one facility (0 when it never had any)."""
+
+    def balances(
+        self,
+        *,
+        facility_ids: Sequence[str] | None = None,
+        product_code: str | None = None,
+        lot_number: str | None = None,
+    ) -> list[Balance]:
+        """Non-zero balances, filtered, ordered by facility, product and lot."""
+
+    def tracks(self, facility_id: str, product_code: str) -> bool:
+        """Whether the facility keeps a ledger for the product (any event ever appended)."""
+
+    def events(
+        self,
+        *,
+        facility_id: str | None = None,
+        product_code: str | None = None,
+        lot_number: str | None = None,
+        kind: StockEventKind | None = None,
+        transfer_id: str | None = None,
+        since: dt.date | None = None,
+        until: dt.date | None = None,
+    ) -> list[StockEvent]:
+        """Events matching every filter given, in the order they were appended.
+
+        ``since`` is inclusive and ``until`` exclusive, on the event's ``date``.
+        """
+
+    def totals(
+        self, facility_ids: Sequence[str], *, since: dt.date | None, until: dt.date
+    ) -> list[KindTotal]:
+        """Sums of event quantities per (facility, product, kind, reason) over dates
+        ``[since, until)`` (from the beginning when ``since`` is ``None``), ordered by
+        facility, product, kind value and reason value (``None`` first)."""

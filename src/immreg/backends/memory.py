@@ -20,6 +20,7 @@ from typing import Generic, Self, TypeVar
 import attrs
 
 from immreg.errors import ConflictError, NotFoundError, ScopeError, ValidationError
+from immreg.backends.memory_stock import MemoryStockLedger, StockStore
 from immreg.model import AdministeredDose, AuditEntry, Lot, OrgUnit, Subject, VaccineProduct
 from immreg.ports import BulkBatch
 
@@ -79,6 +80,7 @@ class _Store:
     lots: _Table[tuple[str, str], Lot] = attrs.field(factory=_Table)
     audit: list[AuditEntry] = attrs.field(factory=list)
     batches: set[tuple[str, int]] = attrs.field(factory=set)
+    stock: StockStore = attrs.field(factory=StockStore)
     # Secondary indexes kept on committed data only: subject id -> dose ids, and
     # national code -> subject id.
     doses_by_subject: dict[str, set[str]] = attrs.field(factory=dict)
@@ -388,6 +390,7 @@ class MemoryUnitOfWork:
     org_units: MemoryOrgUnitRepository
     lots: MemoryLotRepository
     audit: MemoryAuditRepository
+    stock: MemoryStockLedger
 
     def __init__(self, store: _Store, *, scope: str | None = None) -> None:
         self.store = store
@@ -401,6 +404,7 @@ class MemoryUnitOfWork:
         self.org_units = MemoryOrgUnitRepository(self)
         self.lots = MemoryLotRepository(self)
         self.audit = MemoryAuditRepository(self)
+        self.stock = MemoryStockLedger(self.store.stock)
         self.scope_guard = _Scope(self.scope, self.org_units._rows)
 
     def __enter__(self) -> Self:
@@ -455,6 +459,11 @@ class MemoryUnitOfWork:
                     raise ConflictError(
                         f"national code {s.national_code!r} is already in use; nothing was kept"
                     )
+            try:
+                self.stock.check()
+            except BaseException:
+                self.rollback()
+                raise
             for s in written.values():
                 old = store.subjects.rows.get(s.id)
                 if old is not None and old.national_code is not None:
@@ -467,6 +476,7 @@ class MemoryUnitOfWork:
             for dose in self.doses._rows.writes.values():
                 store.doses_by_subject.setdefault(dose.subject_id, set()).add(dose.id)
             store.audit.extend(self.audit.pending)
+            self.stock.apply()
         self._reset()
 
 

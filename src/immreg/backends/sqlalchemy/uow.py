@@ -18,6 +18,7 @@ from typing import Any, NoReturn, Self
 import sqlalchemy as sa
 
 from immreg.backends.sqlalchemy import mapping, queries
+from immreg.backends.sqlalchemy.stock import SqlAlchemyStockLedger
 from immreg.backends.sqlalchemy.tables import doses as doses_table
 from immreg.backends.sqlalchemy.tables import (
     lots,
@@ -33,6 +34,7 @@ from immreg.ports import (
     DoseRepository,
     LotRepository,
     OrgUnitRepository,
+    StockLedgerRepository,
     SubjectRepository,
 )
 
@@ -480,6 +482,7 @@ class SqlAlchemyUnitOfWork:
         org_units: The org-unit tree.
         lots: Vaccine lots.
         audit: The audit trail.
+        stock: The stock ledger.
         scope: The scope org-unit id, or ``None``.
     """
 
@@ -491,6 +494,7 @@ class SqlAlchemyUnitOfWork:
     org_units: OrgUnitRepository
     lots: LotRepository
     audit: AuditRepository
+    stock: StockLedgerRepository
     scope: str | None
 
     def __init__(self, engine: sa.Engine, *, scope: str | None = None) -> None:
@@ -505,6 +509,7 @@ class SqlAlchemyUnitOfWork:
         self.org_units = SqlAlchemyOrgUnitRepository(self)
         self.lots = SqlAlchemyLotRepository(self)
         self.audit = SqlAlchemyAuditRepository(self)
+        self.stock = SqlAlchemyStockLedger(self)
 
     # --- plumbing used by the repositories ---------------------------------------------
 
