@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from immreg.backends import open_backend
+from immreg.errors import ValidationError
 from immreg.model import Lot, OpenVialRule
 from immreg.ports import Backend
 from immreg.services import FixedClock, Registry
@@ -165,3 +166,49 @@ def test_who_wastage_formulas_and_needs() -> None:
         wastage_factor=1.0, on_hand=500,
     )  # fmt: skip
     assert none.needed == 0
+
+
+def test_open_vials_are_drawn_from_and_discarded_when_their_rule_runs_out(
+    backend: Backend,
+) -> None:
+    bcg = Lot("BCG", "B1", dt.date(2027, 1, 1))  # 20 doses a vial, discard after 6 hours
+    opened_at = dt.datetime(2026, 3, 15, 7, 30, tzinfo=dt.UTC)
+    with backend.unit_of_work() as uow:
+        ledger.receive(uow, event_id="rb", facility_id="HN-BD-S1", lot=bcg, vials=2,
+                       date=AS_OF, as_of=AS_OF, by="t")  # fmt: skip
+        ledger.open_vial(uow, event_id="v1", facility_id="HN-BD-S1", product_code="BCG",
+                         lot_number="B1", at=opened_at, as_of=AS_OF, by="t")  # fmt: skip
+        for i in range(3):
+            uow.subjects.add(subject(f"b{i}"))
+        uow.commit()
+    reg = Registry(backend, clock=FixedClock(NOW), user="t")
+    for i in range(3):
+        reg.record_dose(dose(f"db{i}", f"b{i}", product="BCG", lot="B1", day=AS_OF))
+
+    def discard(hours: float) -> list[StockEvent]:
+        with backend.unit_of_work() as uow:
+            got = ledger.discard_open_vials(
+                uow, facility_id="HN-BD-S1", product_code="BCG",
+                at=opened_at + dt.timedelta(hours=hours), as_of=AS_OF, by="t",
+            )  # fmt: skip
+            uow.commit()
+        return got
+
+    assert discard(5.9) == []  # still within six hours
+    booked = discard(6)
+    assert [(e.id, e.quantity, e.reason) for e in booked] == [
+        ("v1:discard", -17, WastageReason.OPEN_VIAL_LIMIT)
+    ]
+    assert discard(7) == []  # once only
+    with backend.unit_of_work() as uow:
+        assert uow.stock.balance("HN-BD-S1", "BCG", "B1") == 40 - 3 - 17
+        month = reports.monthly_report(uow, "HN-BD-S1", month=AS_OF)["BCG"]
+        assert (month.administered, month.wasted) == (3, 17)
+        assert month.wastage_rate == pytest.approx(17 / 20)
+        ledger.record_wastage(uow, event_id="wb", facility_id="HN-BD-S1", product_code="BCG",
+                              lot_number="B1", doses=1, reason=WastageReason.BROKEN, date=AS_OF,
+                              as_of=AS_OF, by="t")  # fmt: skip
+        with pytest.raises(ValidationError) as e:
+            ledger.open_vial(uow, event_id="v9", facility_id="HN-BD-S1", product_code="BCG",
+                             lot_number="B1", at=opened_at, as_of=AS_OF, by="t")  # fmt: skip
+        assert e.value.field == "lot_number"

@@ -28,6 +28,7 @@ from immreg.model import AdministeredDose, DoseSource, Lot
 from immreg.orgunits import OrgTree
 from immreg.ports import UnitOfWork
 from immreg.stock.model import EventKind, StockEvent, WastageReason
+from immreg.stock.policy import discard_event_id, open_vial_expires, open_vials
 
 __all__ = [
     "Shipment",
@@ -35,6 +36,7 @@ __all__ = [
     "adjust",
     "administered_event_id",
     "count",
+    "discard_open_vials",
     "dose_administered",
     "dose_corrected",
     "dose_voided",
@@ -758,3 +760,67 @@ def dose_corrected(
         return
     _undo_dose(uow, old, date=date, by=by)
     dose_administered(uow, new, by=by)
+
+
+def discard_open_vials(
+    uow: UnitOfWork,
+    *,
+    facility_id: str,
+    product_code: str,
+    at: dt.datetime,
+    as_of: dt.date,
+    by: str,
+    session_end: dt.datetime | None = None,
+) -> list[StockEvent]:
+    """Book as wastage what is left in every opened vial whose open-vial rule has run out.
+
+    For each lot, the vials opened at the facility are matched with the doses given from
+    them (:func:`immreg.stock.policy.open_vials`); a vial past its limit at ``at``
+    (:func:`immreg.stock.policy.open_vial_expires`: 28 days, six hours, or the end of the
+    session) with doses left gets a wastage event (reason ``OPEN_VIAL_LIMIT``) for them.
+    Running it again books nothing new.
+
+    Returns:
+        The wastage events booked.
+
+    Raises:
+        ValidationError: Unknown facility or product, or ``at`` after ``as_of``.
+    """
+    _raise(
+        _check(
+            uow,
+            facility_id=facility_id,
+            product_code=product_code,
+            lot_number=None,
+            date=at.date(),
+            as_of=as_of,
+        )
+    )
+    product = uow.catalogue.get_product(product_code)
+    events = uow.stock.events(facility_id=facility_id, product_code=product_code)
+    booked = []
+    for lot in sorted({e.lot_number for e in events if e.kind is EventKind.VIAL_OPENED}):
+        mine = [e for e in events if e.lot_number == lot]
+        for vial in open_vials(mine, doses_per_vial=product.doses_per_vial):
+            rule = product.open_vial_rule
+            expires = open_vial_expires(vial.opened, rule, session_end=session_end)
+            if vial.discarded or vial.remaining <= 0 or expires > at:
+                continue
+            left = min(vial.remaining, uow.stock.balance(facility_id, product_code, lot))
+            if left <= 0:
+                continue
+            event = StockEvent(
+                id=discard_event_id(vial.opened),
+                kind=EventKind.WASTAGE,
+                facility_id=facility_id,
+                product_code=product_code,
+                lot_number=lot,
+                quantity=-left,
+                date=at.date(),
+                reason=WastageReason.OPEN_VIAL_LIMIT,
+                at=at,
+                recorded_by=by,
+            )
+            uow.stock.append(event)
+            booked.append(event)
+    return booked

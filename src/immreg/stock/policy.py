@@ -22,8 +22,11 @@ from immreg.stock.model import Balance, EventKind, StockEvent
 __all__ = [
     "ExpiryAlert",
     "IssueSuggestion",
+    "OpenVial",
+    "discard_event_id",
     "expiry_alerts",
     "open_vial_expires",
+    "open_vials",
     "stock_out_days",
     "suggest_issue",
     "vvm_stages",
@@ -189,3 +192,69 @@ def open_vial_expires(
     if rule is OpenVialRule.DISCARD_END_OF_SESSION and session_end is not None:
         return min(session_end, six_hours)
     return six_hours
+
+
+@attrs.frozen
+class OpenVial:
+    """One opened multi-dose vial and what was drawn from it.
+
+    Attributes:
+        opened: Its ``VIAL_OPENED`` event.
+        doses_per_vial: Doses it held.
+        drawn: Doses given from it.
+        discarded: Whether its remainder was booked as wastage already.
+    """
+
+    opened: StockEvent
+    doses_per_vial: int
+    drawn: int
+    discarded: bool
+
+    @property
+    def remaining(self) -> int:
+        """Doses left in the vial."""
+        return self.doses_per_vial - self.drawn
+
+
+def discard_event_id(opened: StockEvent) -> str:
+    """The id of the wastage event that closes an opened vial."""
+    return f"{opened.id}:discard"
+
+
+def open_vials(events: Iterable[StockEvent], *, doses_per_vial: int) -> list[OpenVial]:
+    """The vials opened at one facility of one lot, with the doses drawn from each.
+
+    ``events`` are that facility's events of that lot in ledger order. Each dose given
+    (an ``ADMINISTERED`` event not reversed) is drawn from the oldest vial still open on its
+    date with doses left; a dose that finds none was drawn from a vial nobody booked as
+    opened, and is left out (a vial must be opened in the ledger to be accounted for).
+    """
+    listed = list(events)
+    reversed_ids = {e.reverses for e in listed if e.reverses is not None}
+    vials: list[_Vial] = []
+    by_discard: dict[str, _Vial] = {}
+    for e in listed:
+        if e.reverses is not None or e.id in reversed_ids:
+            continue
+        if e.kind is EventKind.VIAL_OPENED:
+            vial = _Vial(e)
+            vials.append(vial)
+            by_discard[discard_event_id(e)] = vial
+        elif e.kind is EventKind.WASTAGE and e.id in by_discard:
+            by_discard[e.id].discarded = True
+        elif e.kind is EventKind.ADMINISTERED:
+            for v in vials:
+                if not v.discarded and v.drawn < doses_per_vial and v.opened.date <= e.date:
+                    v.drawn -= e.quantity
+                    break
+    return [
+        OpenVial(v.opened, doses_per_vial, min(v.drawn, doses_per_vial), v.discarded)
+        for v in vials
+    ]
+
+
+@attrs.define
+class _Vial:
+    opened: StockEvent
+    drawn: int = 0
+    discarded: bool = False
