@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 import attrs
 
@@ -31,8 +31,14 @@ from immreg.model import (
     Subject,
     VaccineProduct,
 )
+from immreg.registry.records import MergeRecord
 from immreg.stock.model import Balance, KindTotal, StockEvent
 from immreg.stock.model import EventKind as StockEventKind
+
+if TYPE_CHECKING:  # messaging types import this module: only the type checker needs them
+    from immreg.duelist import DueRow, DueSummary
+    from immreg.indicators import ReportSpec, Tally
+    from immreg.messaging import OutboxMessage, OutboxStatus
 
 __all__ = [
     "AuditRepository",
@@ -41,11 +47,15 @@ __all__ = [
     "CatalogueRepository",
     "Clock",
     "DoseRepository",
+    "DueSummaryRepository",
     "LotRepository",
+    "MergeRepository",
     "Message",
     "MessageGateway",
     "OrgUnitRepository",
+    "OutboxRepository",
     "Receipt",
+    "ReportRepository",
     "StockLedgerRepository",
     "SubjectRepository",
     "UnitOfWork",
@@ -218,6 +228,10 @@ class UnitOfWork(Protocol):
         lots: Vaccine lots.
         audit: The audit trail.
         stock: The stock ledger (:mod:`immreg.stock`).
+        due: Stored due summaries (:mod:`immreg.duelist`).
+        outbox: Planned messages (:mod:`immreg.messaging`).
+        merges: Merge records (:mod:`immreg.registry.merge`).
+        reports: Report tallies per org unit (:mod:`immreg.indicators`).
         scope: The org-unit id whose subtree this unit of work is limited to, or ``None``.
     """
 
@@ -228,6 +242,10 @@ class UnitOfWork(Protocol):
     lots: LotRepository
     audit: AuditRepository
     stock: StockLedgerRepository
+    due: DueSummaryRepository
+    outbox: OutboxRepository
+    merges: MergeRepository
+    reports: ReportRepository
     scope: str | None
 
     def __enter__(self) -> Self:
@@ -352,6 +370,7 @@ class MessageGateway(Protocol):
             BackendError: The provider refused or could not be reached; the caller retries.
         """
 
+
 # --- stock ledger (immreg.stock) ---------------------------------------------------------
 
 
@@ -418,3 +437,142 @@ class StockLedgerRepository(Protocol):
         """Sums of event quantities per (facility, product, kind, reason) over dates
         ``[since, until)`` (from the beginning when ``since`` is ``None``), ordered by
         facility, product, kind value and reason value (``None`` first)."""
+
+
+# --- due lists and the message outbox (immreg.duelist, immreg.messaging) -----------------
+
+
+class DueSummaryRepository(Protocol):
+    """Each person's next dose per vaccine group, stored so a due list is one query.
+
+    A person's summaries are replaced as a whole whenever their history or registration
+    changes, in the same unit of work (see :mod:`immreg.outreach`).
+    """
+
+    def replace(self, subject_id: str, summaries: Sequence[DueSummary]) -> None:
+        """Replace every stored summary of ``subject_id`` with ``summaries``.
+
+        Raises:
+            ValidationError: A summary is about another subject.
+        """
+
+    def list_for_subject(self, subject_id: str) -> list[DueSummary]:
+        """The subject's summaries, ordered by vaccine group."""
+
+    def list_due(
+        self, org_unit_ids: Sequence[str], *, on: dt.date, until: dt.date
+    ) -> list[DueRow]:
+        """Summaries recommended on or before ``until`` of people resident on ``on`` in one
+        of ``org_unit_ids`` and not dead by then, ordered by subject id then vaccine group.
+        """
+
+
+class OutboxRepository(Protocol):
+    """Planned messages and their delivery state: one message per idempotency key."""
+
+    def add(self, message: OutboxMessage) -> bool:
+        """Store a planned message; ``False`` (storing nothing) if its key is stored already,
+        whatever that message's state: a reminder is never planned twice."""
+
+    def find(self, key: str) -> OutboxMessage | None:
+        """Return the message with this key, or ``None``."""
+
+    def update(self, message: OutboxMessage) -> None:
+        """Replace a stored message's state (same key).
+
+        Raises:
+            NotFoundError: No message has this key.
+        """
+
+    def list_due(self, at: dt.datetime, *, limit: int) -> list[OutboxMessage]:
+        """Pending messages whose next attempt is at or before ``at``, oldest first (then
+        by key), at most ``limit``."""
+
+    def list_for_subject(
+        self, subject_id: str, *, status: OutboxStatus | None = None
+    ) -> list[OutboxMessage]:
+        """Messages about one person (with this status, if given), ordered by key."""
+
+    def counts(self) -> dict[OutboxStatus, int]:
+        """How many messages are in each state (states with none are left out)."""
+
+
+# --- registry: merges (immreg.registry.merge) -----------------------------------------------
+
+
+class MergeRepository(Protocol):
+    """Merge records, and the two low-level writes a merge needs beyond the other ports.
+
+    A merge record involves two subjects; in a scoped unit of work every record whose
+    subjects (as the record holds them) are not all in the scope is refused with
+    :class:`~immreg.errors.ScopeError`, and listings leave it out.
+    """
+
+    def add(self, record: MergeRecord) -> None:
+        """Store a merge record.
+
+        Raises:
+            ConflictError: A merge with the same id exists.
+            ScopeError: One of its subjects is outside the scope.
+        """
+
+    def find(self, merge_id: str) -> MergeRecord | None:
+        """Return the merge record, or ``None``.
+
+        Raises:
+            ScopeError: One of its subjects is outside the scope.
+        """
+
+    def get(self, merge_id: str) -> MergeRecord:
+        """Return the merge record.
+
+        Raises:
+            NotFoundError: No such merge.
+            ScopeError: One of its subjects is outside the scope.
+        """
+
+    def list_for_subject(self, subject_id: str) -> list[MergeRecord]:
+        """Merges the subject took part in (either side), oldest first, then by id."""
+
+    def mark_undone(self, merge_id: str, *, at: dt.datetime, by: str) -> MergeRecord:
+        """Record that a merge was undone; return the updated record.
+
+        Raises:
+            NotFoundError: No such merge.
+            ConflictError: It was undone already.
+        """
+
+    def retire_subject(self, subject_id: str) -> None:
+        """Remove a subject record (its snapshot is kept by the caller, in a merge record).
+
+        Raises:
+            NotFoundError: No such subject.
+            ScopeError: The subject is outside the scope.
+            ConflictError: The subject still has doses (move them first).
+        """
+
+    def move_doses(self, dose_ids: list[str], *, to_subject_id: str) -> None:
+        """Give doses to another subject; nothing else about them changes (not the version).
+
+        Raises:
+            NotFoundError: A dose or the subject does not exist.
+            ScopeError: The subject, or a dose's subject, is outside the scope.
+        """
+
+
+# --- reports (immreg.indicators, immreg.reports) ------------------------------------------
+
+
+class ReportRepository(Protocol):
+    """Indicator tallies per org unit, computed where the data lives.
+
+    The contract: :meth:`leaf_tallies` returns exactly what
+    :func:`immreg.indicators.leaf_tallies` computes over the subjects, doses and products the
+    unit of work can see (its own uncommitted writes included, so a dose counts as soon as
+    its transaction commits), keyed by the org unit the data is attached to. Tallies with
+    every counter zero may be left out. In a scoped unit of work, only subjects within the
+    scope (and their doses) count.
+    """
+
+    def leaf_tallies(self, spec: ReportSpec) -> dict[str, Tally]:
+        """Tallies per org unit a child lives in or a dose was given at."""

@@ -28,14 +28,15 @@ from immreg.model import MAX_NAME_LENGTH, AdministeredDose, AuditEntry, OrgUnit,
 from immreg.orgunits import OrgTree
 from immreg.ports import Backend, BulkBatch, Clock, UnitOfWork
 from immreg.serialization import dumps
+from immreg.stock import ledger as stock_ledger
 
 if TYPE_CHECKING:
-    from immreg.ports import MessageGateway
     from immreg.duelist import DueList, ReminderPolicy
     from immreg.messaging import DispatchReport, QuietHours, RetryPolicy
     from immreg.outreach import PlanReport
+    from immreg.ports import MessageGateway
     from immreg.schedule import Schedule
-from immreg.stock import ledger as stock_ledger
+    from immreg.stock.desk import StockDesk
 
 __all__ = [
     "LOCAL_TZ",
@@ -277,9 +278,11 @@ def record_dose(
             return RecordResult(existing, RecordOutcome.ALREADY_RECORDED)
         raise ConflictError(f"dose {dose.id!r} was recorded before with different content")
     validate_dose(uow, dose, as_of=as_of)
-    uow.doses.add(dose)
-    # Same transaction: a dose from a tracked lot decrements it (immreg.stock.ledger).
+    # Same transaction: a dose from a tracked lot decrements it (immreg.stock.ledger). The
+    # stock first: a StockError then leaves nothing of the dose in the unit of work, even
+    # for a caller that catches it and goes on.
     stock_ledger.dose_administered(uow, dose, by=by)
+    uow.doses.add(dose)
     _audit(uow, "dose", dose.id, "record", at=at, by=by, after=dose)
     return RecordResult(dose, RecordOutcome.RECORDED)
 
@@ -562,6 +565,13 @@ class Registry:
 
     def _uow(self) -> UnitOfWork:
         return self.backend.unit_of_work(scope=self.scope)
+
+    @property
+    def stock(self) -> StockDesk:
+        """Stock use cases, each a committed unit of work (:mod:`immreg.stock.desk`)."""
+        from immreg.stock.desk import StockDesk
+
+        return StockDesk(self)
 
     def add_org_units(self, units: Iterable[OrgUnit]) -> None:
         """Store org units (the same unit again is accepted)."""

@@ -99,7 +99,13 @@ def test_a_schema_newer_than_this_immreg_is_a_backend_error(tmp_path: Path) -> N
     upgrade(url)
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+        # One row per branch head: make one of them unknown.
+        conn.execute(
+            sa.text(
+                "UPDATE alembic_version SET version_num = '9999' "
+                "WHERE version_num = (SELECT min(version_num) FROM alembic_version)"
+            )
+        )
     engine.dispose()
     with pytest.raises(BackendError, match="9999"):
         upgrade(url)

@@ -19,10 +19,18 @@ from typing import Generic, Self, TypeVar
 
 import attrs
 
-from immreg.errors import ConflictError, NotFoundError, ScopeError, ValidationError
+from immreg.backends.memory_messaging import (
+    MemoryDueSummaryRepository,
+    MemoryOutboxRepository,
+    MessagingStore,
+)
+from immreg.backends.memory_registry import MemoryMergeRepository
+from immreg.backends.memory_reports import MemoryReportRepository
 from immreg.backends.memory_stock import MemoryStockLedger, StockStore
+from immreg.errors import ConflictError, NotFoundError, ScopeError, ValidationError
 from immreg.model import AdministeredDose, AuditEntry, Lot, OrgUnit, Subject, VaccineProduct
 from immreg.ports import BulkBatch
+from immreg.registry.records import MergeRecord
 
 __all__ = [
     "MemoryBackend",
@@ -50,20 +58,31 @@ class _Overlay(Generic[K, V]):
         # Keys this unit of work read (with the value it saw) before writing, for the
         # optimistic checks at commit.
         self.expected: dict[K, object] = {}
+        # Keys removed by this unit of work (only a merge retires a subject).
+        self.deleted: set[K] = set()
 
     def get(self, key: K) -> V | None:
         if key in self.writes:
             return self.writes[key]
+        if key in self.deleted:
+            return None
         return self.table.rows.get(key)
 
     def put(self, key: K, value: V, *, expect: object) -> None:
         if key not in self.expected and key not in self.writes:
             self.expected[key] = expect
         self.writes[key] = value
+        self.deleted.discard(key)
+
+    def delete(self, key: K, *, expect: object) -> None:
+        if key not in self.expected and key not in self.writes:
+            self.expected[key] = expect
+        self.writes.pop(key, None)
+        self.deleted.add(key)
 
     def values(self) -> Iterator[V]:
         for key, value in self.table.rows.items():
-            if key not in self.writes:
+            if key not in self.writes and key not in self.deleted:
                 yield value
         yield from self.writes.values()
 
@@ -81,6 +100,8 @@ class _Store:
     audit: list[AuditEntry] = attrs.field(factory=list)
     batches: set[tuple[str, int]] = attrs.field(factory=set)
     stock: StockStore = attrs.field(factory=StockStore)
+    messaging: MessagingStore = attrs.field(factory=MessagingStore)
+    merges: _Table[str, MergeRecord] = attrs.field(factory=_Table)
     # Secondary indexes kept on committed data only: subject id -> dose ids, and
     # national code -> subject id.
     doses_by_subject: dict[str, set[str]] = attrs.field(factory=dict)
@@ -145,7 +166,7 @@ class MemorySubjectRepository:
             if s.national_code == code:
                 return s.id
         owner = self._uow.store.codes.get(code)
-        if owner is not None and owner in self._rows.writes:
+        if owner is not None and (owner in self._rows.writes or owner in self._rows.deleted):
             # Rewritten in this unit of work: the write above would have matched.
             return None
         return owner
@@ -256,7 +277,10 @@ class MemoryDoseRepository:
         self._subject(subject_id)
         ids = set(self._uow.store.doses_by_subject.get(subject_id, ()))
         ids.update(k for k, d in self._rows.writes.items() if d.subject_id == subject_id)
-        doses = [d for i in ids if (d := self._rows.get(i)) is not None]
+        # The committed index may still list doses a merge moved to another subject.
+        doses = [
+            d for i in ids if (d := self._rows.get(i)) is not None and d.subject_id == subject_id
+        ]
         if not include_voided:
             doses = [d for d in doses if not d.voided]
         return sorted(doses, key=lambda d: (d.date, d.id))
@@ -391,6 +415,10 @@ class MemoryUnitOfWork:
     lots: MemoryLotRepository
     audit: MemoryAuditRepository
     stock: MemoryStockLedger
+    due: MemoryDueSummaryRepository
+    outbox: MemoryOutboxRepository
+    merges: MemoryMergeRepository
+    reports: MemoryReportRepository
 
     def __init__(self, store: _Store, *, scope: str | None = None) -> None:
         self.store = store
@@ -405,6 +433,10 @@ class MemoryUnitOfWork:
         self.lots = MemoryLotRepository(self)
         self.audit = MemoryAuditRepository(self)
         self.stock = MemoryStockLedger(self.store.stock)
+        self.due = MemoryDueSummaryRepository(self)
+        self.outbox = MemoryOutboxRepository(self)
+        self.merges = MemoryMergeRepository(self)
+        self.reports = MemoryReportRepository(self)
         self.scope_guard = _Scope(self.scope, self.org_units._rows)
 
     def __enter__(self) -> Self:
@@ -433,6 +465,7 @@ class MemoryUnitOfWork:
             self.catalogue._rows,  # type: ignore[list-item]
             self.org_units._rows,  # type: ignore[list-item]
             self.lots._rows,  # type: ignore[list-item]
+            self.merges.rows,  # type: ignore[list-item]
         ]
 
     def commit(self) -> None:
@@ -453,6 +486,7 @@ class MemoryUnitOfWork:
                 if (
                     owner is not None
                     and owner != s.id
+                    and owner not in self.subjects._rows.deleted
                     and (owner not in written or written[owner].national_code == s.national_code)
                 ):
                     self.rollback()
@@ -461,11 +495,12 @@ class MemoryUnitOfWork:
                     )
             try:
                 self.stock.check()
+                self.outbox.check()
             except BaseException:
                 self.rollback()
                 raise
-            for s in written.values():
-                old = store.subjects.rows.get(s.id)
+            for sid in [*written, *self.subjects._rows.deleted]:
+                old = store.subjects.rows.get(sid)
                 if old is not None and old.national_code is not None:
                     store.codes.pop(old.national_code, None)
             for s in written.values():
@@ -473,10 +508,14 @@ class MemoryUnitOfWork:
                     store.codes[s.national_code] = s.id
             for overlay in self._overlays():
                 overlay.table.rows.update(overlay.writes)
+                for key in overlay.deleted:
+                    overlay.table.rows.pop(key, None)
             for dose in self.doses._rows.writes.values():
                 store.doses_by_subject.setdefault(dose.subject_id, set()).add(dose.id)
             store.audit.extend(self.audit.pending)
             self.stock.apply()
+            self.due.apply()
+            self.outbox.apply()
         self._reset()
 
 

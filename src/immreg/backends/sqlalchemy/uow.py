@@ -18,6 +18,12 @@ from typing import Any, NoReturn, Self
 import sqlalchemy as sa
 
 from immreg.backends.sqlalchemy import mapping, queries
+from immreg.backends.sqlalchemy.messaging import (
+    SqlAlchemyDueSummaryRepository,
+    SqlAlchemyOutboxRepository,
+)
+from immreg.backends.sqlalchemy.registry import SqlAlchemyMergeRepository
+from immreg.backends.sqlalchemy.reports import SqlAlchemyReportRepository
 from immreg.backends.sqlalchemy.stock import SqlAlchemyStockLedger
 from immreg.backends.sqlalchemy.tables import doses as doses_table
 from immreg.backends.sqlalchemy.tables import (
@@ -32,8 +38,11 @@ from immreg.ports import (
     AuditRepository,
     CatalogueRepository,
     DoseRepository,
+    DueSummaryRepository,
     LotRepository,
+    MergeRepository,
     OrgUnitRepository,
+    OutboxRepository,
     StockLedgerRepository,
     SubjectRepository,
 )
@@ -495,6 +504,9 @@ class SqlAlchemyUnitOfWork:
     lots: LotRepository
     audit: AuditRepository
     stock: StockLedgerRepository
+    merges: MergeRepository
+    due: DueSummaryRepository
+    outbox: OutboxRepository
     scope: str | None
 
     def __init__(self, engine: sa.Engine, *, scope: str | None = None) -> None:
@@ -510,6 +522,10 @@ class SqlAlchemyUnitOfWork:
         self.lots = SqlAlchemyLotRepository(self)
         self.audit = SqlAlchemyAuditRepository(self)
         self.stock = SqlAlchemyStockLedger(self)
+        self.merges = SqlAlchemyMergeRepository(self)
+        self.reports = SqlAlchemyReportRepository(self)
+        self.due = SqlAlchemyDueSummaryRepository(self)
+        self.outbox = SqlAlchemyOutboxRepository(self)
 
     # --- plumbing used by the repositories ---------------------------------------------
 

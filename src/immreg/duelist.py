@@ -1,0 +1,450 @@
+"""Due and overdue lists, defaulters and reminder planning: pure functions of ``as_of``.
+
+The schedule engine forecasts, for each vaccine group, the next dose with its earliest,
+recommended, past-due and latest dates. :func:`summarize` keeps of that what a due list
+needs, one :class:`DueSummary` per group with a dose to come; the registry stores them,
+refreshed in the same unit of work as the dose or registration that changes them (see
+:mod:`immreg.outreach`), so a session's due list is one indexed query, not a forecast per
+child.
+
+:func:`build_due_list` turns the stored summaries of a facility's residents into the
+session's :class:`DueList`: who is due or overdue, grouped by vaccine group, with the
+demand in doses and vials per product, and the defaulters. :func:`plan_reminders` decides
+which reminders a person's caregiver gets on a day (before the due date, on the session day,
+after a missed dose), each with an idempotency key naming the person, the due episode and
+the kind, so planning twice plans once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal
+
+import attrs
+
+from immreg.errors import ValidationError
+from immreg.messaging import Language, OutboxMessage, QuietHours, render_reminder
+from immreg.model import Subject, VaccineProduct
+from immreg.schedule import VaccineGroupForecast
+
+__all__ = [
+    "DueEntry",
+    "DueGroup",
+    "DueList",
+    "DueRow",
+    "DueStatus",
+    "DueSummary",
+    "ProductDemand",
+    "ReminderKind",
+    "ReminderPolicy",
+    "build_due_list",
+    "episode_of",
+    "parse_episode",
+    "plan_reminders",
+    "reminder_key",
+    "summarize",
+]
+
+
+@attrs.frozen
+class DueSummary:
+    """A person's next dose in one vaccine group, as the schedule engine forecast it.
+
+    Attributes:
+        subject_id: The person.
+        vaccine_group: The vaccine group, named as the schedule names it.
+        dose_number: The dose to come (1 for the first).
+        earliest: First valid day for it.
+        recommended: The day it is due.
+        past_due: The day it becomes overdue, if the schedule says.
+        latest: Last day it may be given, if any.
+        vaccines: Vaccine (product) codes that give it, as the schedule lists them.
+    """
+
+    subject_id: str
+    vaccine_group: str
+    dose_number: int
+    earliest: dt.date
+    recommended: dt.date
+    past_due: dt.date | None = None
+    latest: dt.date | None = None
+    vaccines: tuple[str, ...] = ()
+
+
+def summarize(
+    subject_id: str, forecasts: Iterable[VaccineGroupForecast]
+) -> tuple[DueSummary, ...]:
+    """The due summaries of one person from the engine's vaccine-group forecasts.
+
+    Only groups with a next dose to give (status ``not_complete`` with dates) are kept;
+    complete, immune, aged-out and not-recommended groups have nothing to remind of.
+    """
+    out = []
+    for f in forecasts:
+        if (
+            f.status == "not_complete"
+            and f.forecast_dose_number is not None
+            and f.earliest is not None
+            and f.recommended is not None
+        ):
+            out.append(
+                DueSummary(
+                    subject_id,
+                    f.vaccine_group,
+                    f.forecast_dose_number,
+                    f.earliest,
+                    f.recommended,
+                    f.past_due,
+                    f.latest,
+                    tuple(f.vaccines),
+                )
+            )
+    return tuple(sorted(out, key=lambda s: s.vaccine_group))
+
+
+@attrs.frozen
+class DueRow:
+    """A stored summary with what a due list shows of its person (a repository result).
+
+    Attributes:
+        summary: The summary.
+        name: The person's full name.
+        birth_date: Date of birth.
+    """
+
+    summary: DueSummary
+    name: str
+    birth_date: dt.date
+
+
+class DueStatus(enum.Enum):
+    """Where a due dose stands on the session day."""
+
+    DUE = "due"
+    OVERDUE = "overdue"
+    DEFAULTER = "defaulter"
+
+
+@attrs.frozen
+class DueEntry:
+    """One person due for one vaccine group's dose at a session.
+
+    Attributes:
+        subject_id: The person.
+        name: Full name.
+        birth_date: Date of birth.
+        vaccine_group: The group.
+        dose_number: The dose due.
+        recommended: When it was due.
+        past_due: When it became (or becomes) overdue.
+        days_overdue: Days since ``past_due`` on the session day (0 if not overdue).
+        status: Due, overdue, or defaulter (overdue by the defaulter threshold or more).
+        product_code: The product the session would give (first in the catalogue).
+    """
+
+    subject_id: str
+    name: str
+    birth_date: dt.date
+    vaccine_group: str
+    dose_number: int
+    recommended: dt.date
+    past_due: dt.date | None
+    days_overdue: int
+    status: DueStatus
+    product_code: str | None
+
+
+@attrs.frozen
+class ProductDemand:
+    """What a session needs of one product.
+
+    Attributes:
+        product_code: The product.
+        doses: Doses to give (one per person, however many groups the product covers).
+        vials: Vials to open: ``ceil(doses / doses_per_vial)``.
+    """
+
+    product_code: str
+    doses: int
+    vials: int
+
+
+@attrs.frozen
+class DueGroup:
+    """The people due for one vaccine group, ordered by name then id."""
+
+    vaccine_group: str
+    entries: tuple[DueEntry, ...]
+
+
+@attrs.frozen
+class DueList:
+    """A facility's due list for one session.
+
+    Attributes:
+        org_unit_id: The facility (or commune) whose residents are listed.
+        session_date: The session day.
+        window_end: Last day a dose may be recommended and still be listed.
+        groups: Due entries, grouped by vaccine group (ordered by group name).
+        demand: Doses and vials per product (ordered by product code).
+        defaulters: Entries overdue by the defaulter threshold or more.
+        people: How many distinct people are due.
+    """
+
+    org_unit_id: str
+    session_date: dt.date
+    window_end: dt.date
+    groups: tuple[DueGroup, ...]
+    demand: tuple[ProductDemand, ...]
+    defaulters: tuple[DueEntry, ...]
+    people: int
+
+
+def _non_negative(field: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValidationError(field, "must be a whole number of days, 0 or more")
+
+
+def build_due_list(
+    rows: Iterable[DueRow],
+    *,
+    org_unit_id: str,
+    session_date: dt.date,
+    window_days: int = 0,
+    defaulter_days: int = 28,
+    products: Mapping[str, VaccineProduct] | None = None,
+) -> DueList:
+    """The due list of a session from the residents' stored summaries.
+
+    A summary is listed when its dose can be given at the session (``earliest`` on or before
+    the session day, ``latest`` not before it) and it is due by the end of the window
+    (``recommended`` on or before ``session_date + window_days``). It is overdue when its
+    ``past_due`` day has come, and a defaulter when that was ``defaulter_days`` or more
+    before the session. Rows are expected to be of residents alive on the session day (the
+    repository's query filters them).
+
+    Args:
+        rows: Stored summaries of the residents (see ``DueSummaryRepository.list_due``).
+        org_unit_id: The facility, for the record.
+        session_date: The session day.
+        window_days: Days after the session whose due doses are listed too.
+        defaulter_days: Days overdue from which a person is a defaulter.
+        products: The catalogue, for the product each group's dose is given with and its
+            doses per vial. Groups whose vaccines are not in it have no demand line.
+
+    Raises:
+        ValidationError: A negative or non-integer window or threshold.
+    """
+    _non_negative("window_days", window_days)
+    _non_negative("defaulter_days", defaulter_days)
+    products = products or {}
+    window_end = session_date + dt.timedelta(days=window_days)
+    by_group: dict[str, list[DueEntry]] = {}
+    needs: dict[str, set[str]] = {}
+    for row in rows:
+        s = row.summary
+        if s.earliest > session_date or s.recommended > window_end:
+            continue
+        if s.latest is not None and s.latest < session_date:
+            continue
+        overdue = 0
+        status = DueStatus.DUE
+        if s.past_due is not None and s.past_due <= session_date:
+            overdue = (session_date - s.past_due).days
+            status = DueStatus.DEFAULTER if overdue >= defaulter_days else DueStatus.OVERDUE
+        product = next((v for v in s.vaccines if v in products), None)
+        entry = DueEntry(
+            s.subject_id,
+            row.name,
+            row.birth_date,
+            s.vaccine_group,
+            s.dose_number,
+            s.recommended,
+            s.past_due,
+            overdue,
+            status,
+            product,
+        )
+        by_group.setdefault(s.vaccine_group, []).append(entry)
+        if product is not None:
+            # One pentavalent dose serves three groups: count the person once per product.
+            needs.setdefault(product, set()).add(s.subject_id)
+    groups = tuple(
+        DueGroup(g, tuple(sorted(es, key=lambda e: (e.name, e.subject_id))))
+        for g, es in sorted(by_group.items())
+    )
+    demand = tuple(
+        ProductDemand(code, len(people), math.ceil(len(people) / products[code].doses_per_vial))
+        for code, people in sorted(needs.items())
+    )
+    defaulters = tuple(
+        sorted(
+            (e for g in groups for e in g.entries if e.status is DueStatus.DEFAULTER),
+            key=lambda e: (-e.days_overdue, e.subject_id, e.vaccine_group),
+        )
+    )
+    people = len({e.subject_id for g in groups for e in g.entries})
+    return DueList(org_unit_id, session_date, window_end, groups, demand, defaulters, people)
+
+
+# --- reminders ------------------------------------------------------------------------------
+
+
+class ReminderKind(enum.Enum):
+    """When a reminder is sent, relative to the due (or session) day."""
+
+    BEFORE = "before"
+    SESSION_DAY = "session_day"
+    MISSED = "missed"
+
+
+@attrs.frozen
+class ReminderPolicy:
+    """How reminders are planned.
+
+    Attributes:
+        days_before: The "before" reminder is planned from this many days before the day.
+        missed_after_days: The "missed" reminder is planned this many days after the day.
+        missed_window_days: ...and no later than this many days after that (a planner run
+            after a long outage does not chase old episodes).
+        language: Template language.
+        diacritics: ``"auto"`` (strip where it saves segments), ``"keep"`` or ``"strip"``.
+        quiet_hours: No message is scheduled to go out in these hours.
+    """
+
+    days_before: int = 2
+    missed_after_days: int = 7
+    missed_window_days: int = 30
+    language: Language = "vi"
+    diacritics: Literal["auto", "keep", "strip"] = "auto"
+    quiet_hours: QuietHours = attrs.field(factory=QuietHours)
+
+    def __attrs_post_init__(self) -> None:
+        _non_negative("days_before", self.days_before)
+        _non_negative("missed_after_days", self.missed_after_days)
+        _non_negative("missed_window_days", self.missed_window_days)
+        if self.missed_after_days < 1:
+            raise ValidationError("missed_after_days", "must be at least 1")
+
+
+def episode_of(items: Iterable[tuple[str, int]]) -> str:
+    """The text naming a due episode's items: ``"Rubella#1;Sởi#1"`` (sorted)."""
+    return ";".join(f"{g}#{n}" for g, n in sorted(set(items)))
+
+
+def parse_episode(episode: str) -> set[tuple[str, int]]:
+    """The items of an episode written by :func:`episode_of`."""
+    out = set()
+    for part in filter(None, episode.split(";")):
+        group, _, number = part.rpartition("#")
+        out.add((group, int(number)))
+    return out
+
+
+def reminder_key(subject_id: str, day: dt.date, kind: ReminderKind, episode: str) -> str:
+    """The idempotency key of a reminder: person, day, kind and a digest of the episode.
+
+    ASCII only (it travels in an HTTP header); the digest makes a smaller episode (one of
+    its doses was given) a different message.
+    """
+    digest = hashlib.sha256(episode.encode("utf-8")).hexdigest()[:12]
+    return f"rem:{subject_id}:{day.isoformat()}:{kind.value}:{digest}"
+
+
+def _kind_on(day: dt.date, as_of: dt.date, policy: ReminderPolicy) -> ReminderKind | None:
+    if as_of == day:
+        return ReminderKind.SESSION_DAY
+    if day - dt.timedelta(days=policy.days_before) <= as_of < day:
+        return ReminderKind.BEFORE
+    first_missed = day + dt.timedelta(days=policy.missed_after_days)
+    if first_missed <= as_of <= first_missed + dt.timedelta(days=policy.missed_window_days):
+        return ReminderKind.MISSED
+    return None
+
+
+def plan_reminders(
+    subject: Subject,
+    summaries: Sequence[DueSummary],
+    *,
+    as_of: dt.date,
+    at: dt.datetime,
+    place: str,
+    policy: ReminderPolicy | None = None,
+    session_date: dt.date | None = None,
+) -> list[OutboxMessage]:
+    """The reminders a person's caregiver gets on ``as_of``, as outbox messages.
+
+    The person's due doses are grouped by their day: the session day when ``session_date``
+    is given and the dose can be given then (earliest on or before it, recommended by it),
+    otherwise the recommended day. Each day is one episode, and gets at most one reminder
+    of each kind: "before" from ``days_before`` days ahead, "session_day" on the day,
+    "missed" from ``missed_after_days`` after it (the summaries are refreshed when a dose is
+    recorded, so a given dose is no longer in them). Nothing is planned for a person who
+    has died, or who has no caregiver with a phone number who has not opted out.
+
+    Args:
+        subject: The person.
+        summaries: Their stored due summaries.
+        as_of: The planning day.
+        at: The planning instant; a message planned in quiet hours waits for their end.
+        place: The facility's name, for the text.
+        policy: Timing, language and quiet hours.
+        session_date: The facility's next session day, if known.
+
+    Returns:
+        Outbox messages, one per (episode, kind), ordered by key.
+    """
+    policy = policy or ReminderPolicy()
+    if subject.deceased_on is not None and subject.deceased_on <= as_of:
+        return []
+    to = next(
+        (c.phone for c in subject.caregivers if c.phone is not None and not c.sms_opt_out),
+        None,
+    )
+    if to is None:
+        return []
+    days: dict[dt.date, list[DueSummary]] = {}
+    for s in summaries:
+        if s.latest is not None and s.latest < as_of:
+            continue
+        day = s.recommended
+        if (
+            session_date is not None
+            and s.earliest <= session_date
+            and s.recommended <= session_date
+        ):
+            day = session_date
+        days.setdefault(day, []).append(s)
+    not_before = policy.quiet_hours.next_allowed(at)
+    out = []
+    for day, items in days.items():
+        kind = _kind_on(day, as_of, policy)
+        if kind is None:
+            continue
+        episode = episode_of((s.vaccine_group, s.dose_number) for s in items)
+        body = render_reminder(
+            kind.value,
+            name=subject.full_name,
+            vaccines=sorted({s.vaccine_group for s in items}),
+            date=day,
+            place=place,
+            language=policy.language,
+            diacritics=policy.diacritics,
+        )
+        out.append(
+            OutboxMessage(
+                key=reminder_key(subject.id, day, kind, episode),
+                to=to,
+                body=body,
+                created_at=at,
+                not_before=not_before,
+                subject_id=subject.id,
+                episode=episode,
+                kind=kind.value,
+            )
+        )
+    return sorted(out, key=lambda m: m.key)

@@ -1,0 +1,208 @@
+"""Use cases of due lists and reminders, each inside a unit of work the caller opened.
+
+* :func:`refresh_due` recomputes one person's stored due summaries from their history (the
+  schedule engine's lean forecast) and cancels their pending reminders that the change made
+  moot. :class:`immreg.services.Registry` calls it in the same unit of work as every dose
+  recorded, corrected or voided and every registration, when it is given a schedule; so
+  the summaries, and the outbox, never lag behind the record.
+* :func:`due_list` answers a session's due list from the stored summaries: one query for
+  the residents' summaries, one for the catalogue.
+* :func:`plan_reminders` plans a facility's reminders of a day into the outbox; planning
+  again plans nothing new (idempotency keys).
+
+Sending is :func:`immreg.messaging.dispatch`. No function here reads the clock: ``as_of``
+and ``at`` come from the caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import attrs
+
+from immreg.duelist import (
+    DueList,
+    DueSummary,
+    ReminderPolicy,
+    build_due_list,
+    parse_episode,
+    summarize,
+)
+from immreg.duelist import plan_reminders as plan_for_subject
+from immreg.errors import ValidationError
+from immreg.messaging import OutboxStatus
+from immreg.orgunits import OrgTree
+from immreg.ports import UnitOfWork
+from immreg.schedule import Dose, Patient, Schedule
+from immreg.schedule.batch import forecast_many
+
+__all__ = ["PlanReport", "due_list", "plan_reminders", "refresh_due", "refresh_due_many"]
+
+
+def refresh_due(
+    uow: UnitOfWork, subject_id: str, *, schedule: Schedule, as_of: dt.date
+) -> tuple[DueSummary, ...]:
+    """Recompute and store one person's due summaries; cancel reminders made moot.
+
+    A pending reminder is cancelled when one of the due items it names is no longer due
+    (the dose was recorded, or the schedule now says otherwise), and all of a person's are
+    when the person has died.
+
+    Returns:
+        The new summaries.
+
+    Raises:
+        NotFoundError: No such subject.
+        ValidationError: A dose's product is not in the schedule (``history.doses[i]...``).
+    """
+    return refresh_due_many(uow, [subject_id], schedule=schedule, as_of=as_of)[subject_id]
+
+
+def refresh_due_many(
+    uow: UnitOfWork, subject_ids: Iterable[str], *, schedule: Schedule, as_of: dt.date
+) -> dict[str, tuple[DueSummary, ...]]:
+    """:func:`refresh_due` for several people, forecast in one batch.
+
+    Raises:
+        NotFoundError: A subject does not exist.
+        ValidationError: A dose's product is not in the schedule.
+    """
+    subjects = [uow.subjects.get(i) for i in dict.fromkeys(subject_ids)]
+    items = []
+    for s in subjects:
+        doses = uow.doses.list_for_subject(s.id)
+        patient = Patient(
+            s.birth_date,
+            s.sex.value,
+            tuple(Dose(d.id, d.date, d.product_code) for d in doses),
+        )
+        items.append((patient, as_of))
+    out: dict[str, tuple[DueSummary, ...]] = {}
+    try:
+        forecasts = list(forecast_many(schedule, items))
+    except ValidationError as e:
+        raise e.prefixed("history") from e
+    for s, fs in zip(subjects, forecasts, strict=True):
+        dead = s.deceased_on is not None and s.deceased_on <= as_of
+        summaries = () if dead else summarize(s.id, fs)
+        uow.due.replace(s.id, summaries)
+        current = {(x.vaccine_group, x.dose_number) for x in summaries}
+        for m in uow.outbox.list_for_subject(s.id, status=OutboxStatus.PENDING):
+            if not parse_episode(m.episode) <= current:
+                uow.outbox.update(
+                    attrs.evolve(
+                        m,
+                        status=OutboxStatus.CANCELLED,
+                        last_error="no longer due (dose recorded or record changed)",
+                    )
+                )
+        out[s.id] = summaries
+    return out
+
+
+def _units(uow: UnitOfWork, org_unit_id: str, on: dt.date) -> list[str]:
+    uow.org_units.get(org_unit_id)
+    return sorted(OrgTree(uow.org_units.list_all()).subtree(org_unit_id, on=on))
+
+
+def due_list(
+    uow: UnitOfWork,
+    org_unit_id: str,
+    *,
+    session_date: dt.date,
+    window_days: int = 0,
+    defaulter_days: int = 28,
+) -> DueList:
+    """The due list of a session for the residents of an org unit's subtree.
+
+    See :func:`immreg.duelist.build_due_list` for who is listed. People who moved out
+    before the session day or died by it are not (the query takes residence on the
+    session day).
+
+    Raises:
+        NotFoundError: No such org unit.
+        ValidationError: A negative window or threshold.
+    """
+    if window_days < 0:
+        raise ValidationError("window_days", "must be a whole number of days, 0 or more")
+    units = _units(uow, org_unit_id, session_date)
+    until = session_date + dt.timedelta(days=window_days)
+    rows = uow.due.list_due(units, on=session_date, until=until)
+    products = {p.code: p for p in uow.catalogue.list_products()}
+    return build_due_list(
+        rows,
+        org_unit_id=org_unit_id,
+        session_date=session_date,
+        window_days=window_days,
+        defaulter_days=defaulter_days,
+        products=products,
+    )
+
+
+@attrs.frozen
+class PlanReport:
+    """What :func:`plan_reminders` did.
+
+    Attributes:
+        people: People with something due who were considered.
+        planned: Messages added to the outbox.
+        already_planned: Messages whose key was in the outbox already (not added again).
+    """
+
+    people: int
+    planned: int
+    already_planned: int
+
+
+def plan_reminders(
+    uow: UnitOfWork,
+    org_unit_id: str,
+    *,
+    as_of: dt.date,
+    at: dt.datetime,
+    policy: ReminderPolicy | None = None,
+    session_date: dt.date | None = None,
+) -> PlanReport:
+    """Plan the day's reminders for the residents of an org unit's subtree into the outbox.
+
+    Args:
+        uow: An open unit of work (not committed here).
+        org_unit_id: The facility or commune.
+        as_of: The planning day.
+        at: The planning instant (messages planned in quiet hours wait for their end).
+        policy: Timing, language, quiet hours.
+        session_date: The facility's next session day, if known.
+
+    Raises:
+        NotFoundError: No such org unit.
+    """
+    policy = policy or ReminderPolicy()
+    place = uow.org_units.get(org_unit_id).name
+    units = _units(uow, org_unit_id, as_of)
+    horizon = as_of + dt.timedelta(days=policy.days_before)
+    if session_date is not None:
+        horizon = max(horizon, session_date)
+    by_subject: dict[str, list[DueSummary]] = {}
+    for row in uow.due.list_due(units, on=as_of, until=horizon):
+        by_subject.setdefault(row.summary.subject_id, []).append(row.summary)
+    planned = already = 0
+    if by_subject:
+        for subject in uow.subjects.list_resident(units, on=as_of):
+            summaries = by_subject.get(subject.id)
+            if not summaries:
+                continue
+            for m in plan_for_subject(
+                subject,
+                summaries,
+                as_of=as_of,
+                at=at,
+                place=place,
+                policy=policy,
+                session_date=session_date,
+            ):
+                if uow.outbox.add(m):
+                    planned += 1
+                else:
+                    already += 1
+    return PlanReport(len(by_subject), planned, already)
