@@ -37,6 +37,11 @@ def test_demo_runs_on_sqlite(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "D-001 sent again (a retry after a network error): already_recorded" in out
     assert "refused: product_code: 'XYZ' is not a vaccine in the catalogue" in out
     assert "run again: 5 batches skipped, 0 doses added" in out
+    # Section 8: the due list and the reminders, one per reachable caregiver.
+    assert "session 2026-11-24: 3 children due" in out
+    assert "planned 2 reminders (E-003's mother opted out); planning again adds 0" in out
+    assert out.count("   SMS to +84") == 2
+    assert "dispatched: 2 sent, 0 to retry" in out
     assert db.exists()
     # The demo recreates its database: a second run gives the same tour (but for timings).
     assert main(["demo", "--db", str(db), "--today", "2026-11-22"]) == 0

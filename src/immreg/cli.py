@@ -8,6 +8,8 @@ This is the only module that reads ``argv`` and environment variables. Commands:
 * ``immreg schedule list``: the bundled schedule packs.
 * ``immreg schedule show NAME [--format table|markdown|json]``: one pack (or any schedule
   spec) as a table, as Markdown with its sources, or in immreg's JSON schedule format.
+* ``immreg due-list`` and ``immreg reminders plan|dispatch``: a session's due list, and SMS
+  reminders through the outbox (see :mod:`immreg.cli_messaging`).
 
 Errors are printed as ``error: FIELD: MESSAGE`` on stderr with exit status 2.
 """
@@ -106,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("table", "markdown", "json"), default="table", help="output format"
     )
     show.set_defaults(func=_cmd_schedule_show)
+
+    from immreg.cli_messaging import add_messaging_commands
+
+    add_messaging_commands(sub)  # due-list, reminders plan|dispatch
     return parser
 
 

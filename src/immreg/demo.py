@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -33,6 +33,7 @@ from immreg.model import (
     Subject,
     VaccineProduct,
 )
+from immreg.ports import Backend
 from immreg.services import LOCAL_TZ, FixedClock, Registry
 
 __all__ = ["DEMO_PRODUCTS", "run_demo"]
@@ -292,6 +293,80 @@ def run_demo(url: str, *, out: TextIO, today: dt.date | None = None) -> int:
     residents = registry.subjects_in("P08")
     say(f"   residents of Tuyên Quang today: {len(residents)}")
 
+    _due_list_and_reminders(backend, now, say)
+
     say("\nDone. The database is kept at " + url)
     backend.close()
     return 0
+
+
+def _due_list_and_reminders(
+    backend: Backend, now: dt.datetime, say: Callable[[str], None]
+) -> None:
+    """Section 8: a session's due list and the reminders it sends (immreg.outreach)."""
+    from immreg.backends.gateways import ConsoleGateway
+    from immreg.schedule.catalogue import PRODUCTS
+
+    say("\n8. Next week's session at Minh Xuân: the due list and the SMS reminders")
+    today = now.date()
+    # A registry with the vn-epi schedule keeps each child's due summary with the record.
+    registry = Registry(backend, clock=FixedClock(now), user="nurse.lan", schedule="vn-epi")
+    with backend.unit_of_work() as uow:
+        for p in PRODUCTS:
+            if uow.catalogue.find_product(p.code) is None:
+                uow.catalogue.add_product(p)
+        uow.commit()
+    children = [
+        ("E-001", "Lê", "Minh Khoa", 58, "0987 654 321", False),
+        ("E-002", "Phạm", "Thu Trang", 95, "0912 000 111", False),
+        ("E-003", "Vũ", "Gia Bảo", 270, "0903 222 333", True),
+    ]
+    for sid, family, given, age, phone, opted_out in children:
+        born = today - dt.timedelta(days=age)
+        registry.register_subject(
+            Subject(
+                sid,
+                family,
+                given,
+                born,
+                Sex.MALE,
+                caregivers=[Caregiver("Mẹ", "mother", phone=phone, sms_opt_out=opted_out)],
+                residences=[Residence("C0801", born)],
+            )
+        )
+        registry.record_dose(AdministeredDose(f"{sid}-hb", sid, "HEPB-BD", born, "S0801"))
+    session = today + dt.timedelta(days=2)
+    due = registry.due_list("C0801", session_date=session, window_days=5)
+    say(f"   session {session}: {due.people} children due")
+    for group in due.groups:
+        names = ", ".join(f"{e.name} ({e.status.value})" for e in group.entries)
+        say(f"   {group.vaccine_group:<28} {names}")
+    say(
+        "   to bring: "
+        + ", ".join(f"{d.product_code} {d.doses} doses/{d.vials} vials" for d in due.demand)
+    )
+    report = registry.plan_reminders("C0801", session_date=session)
+    say(
+        f"   planned {report.planned} reminders (E-003's mother opted out); planning again adds "
+        f"{registry.plan_reminders('C0801', session_date=session).planned}"
+    )
+    sent = registry.dispatch_reminders(ConsoleGateway(_Printer(say)))
+    say(f"   dispatched: {sent.sent} sent, {sent.retried} to retry")
+
+
+class _Printer:
+    """A text stream that hands each printed line to ``say`` (for the console gateway)."""
+
+    def __init__(self, say: Callable[[str], None]) -> None:
+        self._say = say
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        """Say every complete line; keep the rest until its line ends."""
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            self._say(line)
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing is buffered."""

@@ -21,11 +21,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from immreg.errors import BackendError, ValidationError
 from immreg.messaging import sms_info
 from immreg.ports import Clock, Message, Receipt
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 __all__ = ["ConsoleGateway", "HttpSmsGateway", "RecordingGateway"]
 
@@ -84,11 +87,11 @@ class ConsoleGateway:
     """Prints each message (once per idempotency key) with its encoding and segments.
 
     Args:
-        out: Where to print.
+        out: Where to print (any text stream).
         clock: Stamps receipts (the system clock by default).
     """
 
-    def __init__(self, out: TextIO, *, clock: Clock | None = None) -> None:
+    def __init__(self, out: SupportsWrite[str], *, clock: Clock | None = None) -> None:
         self._recorder = RecordingGateway(clock=clock)
         self.out = out
 
