@@ -1,0 +1,49 @@
+"""The stock desk end to end: receive, scan at the point of care, give, report, recall."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from immreg.backends import open_backend
+from immreg.errors import StockError, ValidationError
+from immreg.model import Lot, VaccineProduct
+from immreg.services import FixedClock, Registry
+from immreg.stock.model import WastageReason
+from immreg.testing.conformance import NOW, SEED, dose, subject
+
+GTIN = "08901234567890"
+
+
+def test_a_commune_day() -> None:
+    backend = open_backend("memory://")
+    SEED.store(backend)
+    reg = Registry(backend, clock=FixedClock(NOW), user="nv.lan")
+    mr = VaccineProduct("MR", "Sởi-Rubella", ("Measles", "Rubella"), gtins=(GTIN,),
+                        doses_per_vial=10)  # fmt: skip
+    with backend.unit_of_work() as uow:
+        uow.catalogue.add_product(mr)
+        uow.subjects.add(subject("s1"))
+        uow.commit()
+    lot = Lot("MR", "MR(24)01", dt.date(2027, 6, 30))
+    reg.stock.receive("r1", "HN", lot, vials=10, supplier="NIHE")
+    reg.stock.ship("T1", "HN", "HN-BD-S1", "MR", lot.lot_number, 20)
+    reg.stock.receive_shipment("T1", 20)
+    vial = reg.stock.scan(f"(01){GTIN}(17)270600(10)MR(24)01")
+    assert (vial.product.code, vial.lot) == ("MR", lot)
+    reg.record_dose(dose("d1", "s1", product="MR", lot=vial.lot.lot_number, day=NOW.date()))
+    reg.stock.waste("w1", "HN-BD-S1", "MR", lot.lot_number, 9, WastageReason.OPEN_VIAL_LIMIT)
+    reg.stock.count("c1", "HN-BD-S1", "MR", lot.lot_number, 10)
+    with pytest.raises(StockError):
+        reg.stock.waste("w2", "HN-BD-S1", "MR", lot.lot_number, 11, WastageReason.LOST)
+    with pytest.raises(ValidationError):
+        reg.stock.scan(f"(01){GTIN}(17)260200(10)OLD")
+    report = reg.stock.monthly_report("HN", NOW.date(), rollup=True)["MR"]
+    assert (report.received, report.administered, report.wasted, report.closing) == (
+        120, 1, 9, 90,
+    )  # fmt: skip
+    assert reg.stock.recall("MR", lot.lot_number).subject_ids == ("s1",)
+    reg.stock.reverse("w1", "w1-undo")
+    with backend.unit_of_work() as uow:
+        assert uow.stock.balance("HN-BD-S1", "MR", lot.lot_number) == 19
