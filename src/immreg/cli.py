@@ -10,6 +10,8 @@ This is the only module that reads ``argv`` and environment variables. Commands:
   spec) as a table, as Markdown with its sources, or in immreg's JSON schedule format.
 * ``immreg due-list`` and ``immreg reminders plan|dispatch``: a session's due list, and SMS
   reminders through the outbox (see :mod:`immreg.cli_messaging`).
+* ``immreg stock scan|on-hand|report|recall``: GS1 scans, stock on hand, the monthly stock
+  report and lot recalls (see :mod:`immreg.cli_stock`).
 
 Errors are printed as ``error: FIELD: MESSAGE`` on stderr with exit status 2.
 """
@@ -112,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     from immreg.cli_messaging import add_messaging_commands
 
     add_messaging_commands(sub)  # due-list, reminders plan|dispatch
+
+    from immreg.cli_stock import add_stock_commands
+
+    add_stock_commands(sub)  # stock scan|on-hand|report|recall
     return parser
 
 
