@@ -12,6 +12,8 @@ This is the only module that reads ``argv`` and environment variables. Commands:
   reminders through the outbox (see :mod:`immreg.cli_messaging`).
 * ``immreg stock scan|on-hand|report|recall``: GS1 scans, stock on hand, the monthly stock
   report and lot recalls (see :mod:`immreg.cli_stock`).
+* ``immreg report coverage|dropout|summary URL``: indicator reports by level, org unit,
+  period and cohort (see :mod:`immreg.cli_reports`).
 
 Errors are printed as ``error: FIELD: MESSAGE`` on stderr with exit status 2.
 """
@@ -118,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     from immreg.cli_stock import add_stock_commands
 
     add_stock_commands(sub)  # stock scan|on-hand|report|recall
+
+    from immreg.cli_reports import add_report_commands
+
+    add_report_commands(sub)  # report coverage|dropout|summary
     return parser
 
 
