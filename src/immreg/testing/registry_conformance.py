@@ -1,0 +1,225 @@
+"""Contracts for the registry feature's ports: merges and their scoping.
+
+Subclass them beside the main contracts (:mod:`immreg.testing.conformance`), with the same
+``backend`` fixture and capability flags::
+
+    from immreg.testing.registry_conformance import MergeContract
+
+    class TestMergeMyStore(MergeContract):
+        @pytest.fixture
+        def backend(self): ...
+
+The merge properties are checked on hypothesis-generated pairs of records
+(:func:`immreg.testing.registry_strategies.merge_cases`): merge then unmerge restores the
+exact prior state of both records and every dose; a merge never loses a dose and counts
+each (vaccine, date) once; a rolled-back merge leaves no trace; a scoped unit of work
+cannot merge, read or undo outside its subtree.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from typing import Any
+
+import attrs
+import pytest
+
+from immreg.errors import ConflictError, NotFoundError, ScopeError, ValidationError
+from immreg.model import AdministeredDose, Subject
+from immreg.ports import Backend
+from immreg.registry.merge import merge_subjects, merged_into, unmerge
+from immreg.testing import registry_strategies as rst
+from immreg.testing.conformance import NOW, ContractBase, dose, subject
+
+__all__ = ["MergeContract", "MergeScopingContract"]
+
+_ids = itertools.count()
+
+Snapshot = dict[str, tuple[Subject | None, list[AdministeredDose]]]
+
+
+def _snapshot(backend: Backend, *subject_ids: str) -> Snapshot:
+    out: Snapshot = {}
+    with backend.unit_of_work() as uow:
+        for sid in subject_ids:
+            s = uow.subjects.find(sid)
+            doses = uow.doses.list_for_subject(sid, include_voided=True) if s else []
+            out[sid] = (s, doses)
+    return out
+
+
+class _MergeBase(ContractBase):
+    def store_case(self, backend: Backend, case: rst.MergeCase) -> tuple[str, str]:
+        """Store a merge case's two records and doses under fresh ids; return the ids."""
+        n = next(_ids)
+        a, b = f"m{n}-a", f"m{n}-b"
+        survivor = subject(a, code=f"CODE-{n}-A" if case.survivor_has_code else None)
+        absorbed = subject(
+            b,
+            unit="HN-BD" if case.same_commune else "HCM-Q1",
+            code=f"CODE-{n}-B" if case.absorbed_has_code else None,
+            given_name="Thi Lan",
+        )
+        with backend.unit_of_work() as uow:
+            uow.subjects.add(survivor)
+            uow.subjects.add(absorbed)
+            for owner, specs in ((a, case.survivor_doses), (b, case.absorbed_doses)):
+                for i, spec in enumerate(specs):
+                    d = dose(f"{owner}-d{i}", owner, day=spec.day, product=spec.product)
+                    uow.doses.add(d)
+                    if spec.voided:
+                        voided = attrs.evolve(d, version=2, voided=True, void_reason="error")
+                        uow.doses.replace(voided, expected_version=1)
+            uow.commit()
+        return a, b
+
+    def merge(self, backend: Backend, a: str, b: str, *, scope: str | None = None) -> Any:
+        with backend.unit_of_work(scope=scope) as uow:
+            record = merge_subjects(uow, a, b, merge_id=f"merge-{a}", at=NOW, by="nv.lan")
+            uow.commit()
+        return record
+
+    def unmerge(self, backend: Backend, merge_id: str, *, scope: str | None = None) -> Any:
+        with backend.unit_of_work(scope=scope) as uow:
+            record = unmerge(uow, merge_id, at=NOW, by="nv.lan")
+            uow.commit()
+        return record
+
+
+class MergeContract(_MergeBase):
+    """:class:`~immreg.ports.MergeRepository` and the merge use cases over it."""
+
+    def test_merge_then_unmerge_restores_the_exact_prior_state(self, backend: Backend) -> None:
+        self.seed(backend)
+
+        def check(case: rst.MergeCase) -> None:
+            a, b = self.store_case(backend, case)
+            before = _snapshot(backend, a, b)
+            record = self.merge(backend, a, b)
+            assert _snapshot(backend, a, b) != before
+            undone = self.unmerge(backend, record.id)
+            assert undone.undone
+            assert _snapshot(backend, a, b) == before
+
+        self.check_examples(rst.merge_cases(), check)
+
+    def test_a_merge_never_loses_a_dose(self, backend: Backend) -> None:
+        self.seed(backend)
+
+        def check(case: rst.MergeCase) -> None:
+            a, b = self.store_case(backend, case)
+            before = _snapshot(backend, a, b)
+            self.merge(backend, a, b)
+            after = _snapshot(backend, a, b)
+            assert after[b] == (None, [])
+            survivor, doses = after[a]
+            assert survivor is not None
+            assert {d.id for d in doses} == {d.id for _, ds in before.values() for d in ds}
+            # Every valid (vaccine, date) of either record is still valid, counted once
+            # more than the survivor already had it only when the survivor did not.
+            own = Counter((d.product_code, d.date) for d in before[a][1] if not d.voided)
+            brought = Counter(
+                (d.product_code, d.date)
+                for d in before[b][1]
+                if not d.voided and (d.product_code, d.date) not in own
+            )
+            assert Counter((d.product_code, d.date) for d in doses if not d.voided) == (
+                own + brought
+            )
+            old_survivor, old_absorbed = before[a][0], before[b][0]
+            assert old_survivor is not None
+            assert old_absorbed is not None
+            assert survivor.national_code == (
+                old_survivor.national_code or old_absorbed.national_code
+            )
+
+        self.check_examples(rst.merge_cases(), check)
+
+    def test_merged_away_id_redirects_and_the_record_is_stored(self, backend: Backend) -> None:
+        self.seed(backend)
+        a, b = self.store_case(backend, rst.MergeCase((), (), True, True, True))
+        record = self.merge(backend, a, b)
+        with backend.unit_of_work() as uow:
+            assert uow.subjects.find(b) is None
+            assert merged_into(uow, b) == a
+            assert merged_into(uow, a) is None
+            assert uow.merges.get(record.id) == record
+            assert [r.id for r in uow.merges.list_for_subject(b)] == [record.id]
+            assert [e.action for e in uow.audit.list_for("subject", b)] == ["merged_into"]
+        self.unmerge(backend, record.id)
+        with backend.unit_of_work() as uow:
+            assert merged_into(uow, b) is None
+            assert uow.merges.get(record.id).undone_by == "nv.lan"
+
+    def test_a_rolled_back_merge_leaves_no_trace(self, backend: Backend) -> None:
+        self.seed(backend)
+        case = rst.MergeCase(
+            (rst.DoseSpec("BCG", dose("x", "x").date, False),),
+            (rst.DoseSpec("BCG", dose("x", "x").date, False),),
+            True,
+            True,
+            True,
+        )
+        a, b = self.store_case(backend, case)
+        before = _snapshot(backend, a, b)
+        with backend.unit_of_work() as uow:
+            merge_subjects(uow, a, b, merge_id="m-rolled-back", at=NOW, by="x")
+        assert _snapshot(backend, a, b) == before
+        with backend.unit_of_work() as uow:
+            assert uow.merges.find("m-rolled-back") is None
+
+    def test_bad_merges_are_refused(self, backend: Backend) -> None:
+        self.seed(backend)
+        a, b = self.store_case(backend, rst.MergeCase((), (), False, False, True))
+        with backend.unit_of_work() as uow:
+            with pytest.raises(ValidationError) as info:
+                merge_subjects(uow, a, a, merge_id="m1", at=NOW, by="x")
+            assert info.value.field == "absorbed_id"
+            with pytest.raises(ValidationError) as info:
+                merge_subjects(uow, a, b, merge_id="bad id!", at=NOW, by="x")
+            assert info.value.field == "merge_id"
+            with pytest.raises(NotFoundError):
+                merge_subjects(uow, a, "nobody", merge_id="m2", at=NOW, by="x")
+        record = self.merge(backend, a, b)
+        with pytest.raises(ConflictError):
+            self.merge(backend, a, b)  # same merge id
+        with backend.unit_of_work() as uow:
+            uow.subjects.update(attrs.evolve(uow.subjects.get(a), given_name="Khác"))
+            uow.commit()
+        with pytest.raises(ConflictError, match="changed since"):
+            self.unmerge(backend, record.id)
+
+
+class MergeScopingContract(_MergeBase):
+    """Merges in a unit of work opened with ``scope=``: nothing outside the subtree."""
+
+    def test_merging_a_record_outside_the_scope_is_refused(self, backend: Backend) -> None:
+        self.require("supports_scoping")
+        self.seed(backend)
+        case = rst.MergeCase(
+            (), (rst.DoseSpec("BCG", dose("x", "x").date, False),), False, False, False
+        )
+        a, b = self.store_case(backend, case)  # b lives in HCM-Q1
+        before = _snapshot(backend, a, b)
+        with pytest.raises(ScopeError):
+            self.merge(backend, a, b, scope="HN")
+        with pytest.raises(ScopeError):
+            self.merge(backend, b, a, scope="HN")
+        assert _snapshot(backend, a, b) == before
+        record = self.merge(backend, a, b, scope="VN")
+        with backend.unit_of_work(scope="HCM") as uow:
+            # The record holds the absorbed HCM resident but also the HN survivor.
+            with pytest.raises(ScopeError):
+                uow.merges.get(record.id)
+            with pytest.raises(ScopeError):
+                uow.merges.retire_subject(a)
+            with pytest.raises(ScopeError):
+                uow.merges.move_doses([f"{b}-d0"], to_subject_id=a)
+        with pytest.raises(ScopeError):
+            self.unmerge(backend, record.id, scope="HN")
+        with backend.unit_of_work(scope="HN") as uow:
+            # Listings leave out a record holding anyone the scope may not see.
+            assert uow.merges.list_for_subject(a) == []
+        self.unmerge(backend, record.id, scope="VN")
+        assert _snapshot(backend, a, b) == before
