@@ -62,6 +62,7 @@ class _Ages:
         self._cache: dict[tuple[int, int, int], IntArray] = {}
 
     def at(self, duration: Duration) -> IntArray:
+        """Every birth date plus ``duration``."""
         key = (duration.years, duration.months, duration.days)
         got = self._cache.get(key)
         if got is None:
@@ -294,6 +295,8 @@ def simulate_cohort(
     _check_int("seed", seed, 0, 2**63 - 1)
     if not isinstance(start, dt.date) or isinstance(start, dt.datetime):
         raise ValidationError("start", "must be a date")
+    if not dt.date(1970, 1, 1) <= start <= dt.date(2150, 12, 31):
+        raise ValidationError("start", "must be between 1970-01-01 and 2150-12-31")
     if not isinstance(behaviour, BehaviourModel):
         raise ValidationError("behaviour", "must be a BehaviourModel")
     plan = plan_for(schedule, horizon_months=horizon_months)
@@ -340,7 +343,7 @@ def simulate_cohort(
         for antigen, number in e.members:
             rules = plan.targets[antigen][number - 1]
             probe = ages.at(Duration(days=e.nominal_days))
-            rec = rules.age_date(birth, probe, "recommended")
+            rec = rules.age_date(ages.at, probe, "recommended")
             due = np.maximum(due, rec)
             prev = last.get(antigen)
             if prev is not None:
@@ -365,9 +368,9 @@ def simulate_cohort(
             ok &= when >= season
         for antigen, number in e.members:
             rules = plan.targets[antigen][number - 1]
-            limit = rules.age_date(birth, when, "maximum")
+            limit = rules.age_date(ages.at, when, "maximum")
             ok &= (limit < 0) | (when < limit)
-            ok &= ~rules.skipped(birth, when)
+            ok &= ~rules.skipped(ages.at, when)
         dates = np.where(ok, when, _NONE)
         given[e.key] = dates
         due_dates[e.key] = due
@@ -388,6 +391,7 @@ def _evaluate(
 ) -> dict[tuple[str, int], IntArray]:
     """Judge every antigen's doses against its target doses in date order (CDSi ch. 6)."""
     n = birth.shape[0]
+    ages = _Ages(birth)
     out: dict[tuple[str, int], IntArray] = {}
     for antigen, targets in plan.targets.items():
         doses = [(e.vaccine, given[e.key]) for e in plan.events if antigen in dict(e.members)]
@@ -402,16 +406,16 @@ def _evaluate(
                 # CDSi figure 4-6: skipped target doses are passed before the dose is judged.
                 at = has & (nxt == ti)
                 if at.any():
-                    nxt = np.where(at & t.skipped(birth, dates), ti + 1, nxt)
+                    nxt = np.where(at & t.skipped(ages.at, dates), ti + 1, nxt)
             for ti, t in enumerate(targets):
                 at = has & (nxt == ti)
                 if not at.any():
                     continue
                 # At or after the maximum age a dose is extraneous (CDSi 4.6 §6.2): it
                 # neither counts nor becomes the reference for the next interval.
-                maximum = t.age_date(birth, dates, "maximum")
+                maximum = t.age_date(ages.at, dates, "maximum")
                 at &= (maximum < 0) | (dates < maximum)
-                minimum = t.age_date(birth, dates, "minimum")
+                minimum = t.age_date(ages.at, dates, "minimum")
                 ok = at & ((minimum < 0) | (dates >= minimum)) & t.interval_ok(previous, dates)
                 if vaccine not in t.vaccines:
                     ok &= False

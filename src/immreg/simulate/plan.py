@@ -21,6 +21,7 @@ wrongly.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -32,6 +33,7 @@ from immreg.schedule.rules import Schedule, Series, SeriesDose
 
 __all__ = [
     "EPOCH",
+    "AgeFn",
     "AgeRule",
     "IntervalRule",
     "Plan",
@@ -50,6 +52,8 @@ _REFERENCE_BIRTH = dt.date(2001, 1, 31)
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
 BoolArray = np.ndarray[Any, np.dtype[np.bool_]]
+#: Birth dates plus a duration, for every child (see :class:`TargetRules`).
+AgeFn = Callable[[Duration], IntArray]
 
 
 def day_number(day: dt.date) -> int:
@@ -80,17 +84,35 @@ def add_duration(days: IntArray, duration: Duration | None) -> IntArray:
     if duration is None:
         return out
     if duration.total_months:
-        as_days = out.astype("datetime64[D]")
-        month = as_days.astype("datetime64[M]")
-        day_of_month = (as_days - month.astype("datetime64[D]")).astype(np.int64)
-        target = month.astype(np.int64) + duration.total_months
-        start = target.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-        following = (target + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-        fits = day_of_month < following - start
-        out = np.where(fits, start + day_of_month, following)
+        month_of, day_of, month_start = _calendar()
+        # Callers keep dates within 1970-2199; "no date" entries (-1) are clipped here and
+        # their results ignored by the caller's masks.
+        at = np.clip(out, 0, month_of.shape[0] - 1)
+        target = np.clip(month_of[at] + duration.total_months, 0, month_start.shape[0] - 2)
+        start = month_start[target]
+        following = month_start[target + 1]
+        day = day_of[at]
+        out = np.where(day < following - start, start + day, following)
     if duration.days:
         out = out + duration.days
     return out
+
+
+_CALENDAR: list[tuple[IntArray, IntArray, IntArray]] = []
+
+
+def _calendar() -> tuple[IntArray, IntArray, IntArray]:
+    # Look-up tables from day number to month index and day of month, and from month
+    # index to its first day: integer indexing is many times faster than numpy's
+    # datetime64 conversions, which dominated the cost of a national cohort.
+    if not _CALENDAR:
+        months = np.arange(0, (2200 - 1970) * 12 + 2, dtype=np.int64)
+        month_start = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+        days = np.arange(0, int(month_start[-2]), dtype=np.int64)
+        month_of = np.searchsorted(month_start, days, side="right").astype(np.int64) - 1
+        day_of = days - month_start[month_of]
+        _CALENDAR.append((month_of, day_of, month_start))
+    return _CALENDAR[0]
 
 
 def _in_effect(effective: dt.date | None, cessation: dt.date | None, on: IntArray) -> BoolArray:
@@ -163,28 +185,30 @@ class TargetRules:
     skip_ages: tuple[tuple[Duration, Duration | None, dt.date | None, dt.date | None], ...]
     season_start: dt.date | None
 
-    def _age(self, on: IntArray, pick: str) -> list[tuple[BoolArray, Duration | None]]:
-        # CDSi §3.3 as the engine reads it: the first rule in effect on the date, else the
-        # first rule. Built last-to-first so that earlier rules overwrite later ones.
-        out: list[tuple[BoolArray, Duration | None]] = []
-        if not self.ages:
-            return out
-        out.append((np.ones(on.shape, dtype=bool), getattr(self.ages[0], pick)))
-        for rule in reversed(self.ages):
-            out.append((_in_effect(rule.effective, rule.cessation, on), getattr(rule, pick)))
-        return out
-
-    def age_date(self, birth: IntArray, on: IntArray, pick: str) -> IntArray:
+    def age_date(self, ages: AgeFn, on: IntArray, pick: str) -> IntArray:
         """Per child, birth plus the age rule in effect on ``on`` (``pick``: attribute).
 
-        Returns ``-1`` where the rule has no such age.
+        Args:
+            ages: Birth dates plus a duration (``ages(duration)``), cached by the caller.
+            on: The date that selects the rule (CDSi §3.3: the first rule in effect on
+                it, else the first rule).
+            pick: ``"minimum"``, ``"recommended"`` or ``"maximum"``.
+
+        Returns:
+            Day numbers; ``-1`` where the rule has no such age.
         """
-        out = np.full(birth.shape, -1, dtype=np.int64)
-        for mask, duration in self._age(on, pick):
-            if duration is None:
-                out = np.where(mask, -1, out)
-            else:
-                out = np.where(mask, add_duration(birth, duration), out)
+        values: list[Duration | None] = [getattr(rule, pick) for rule in self.ages]
+        if not values:
+            return np.full(on.shape, -1, dtype=np.int64)
+        if all(v == values[0] for v in values):
+            # One value whichever rule is in effect (the usual case): no masks needed.
+            first = values[0]
+            return ages(first) if first is not None else np.full(on.shape, -1, dtype=np.int64)
+        out = ages(values[0]) if values[0] is not None else np.full(on.shape, -1, np.int64)
+        # Built last-to-first so that earlier rules in effect overwrite later ones.
+        for rule, value in reversed(list(zip(self.ages, values, strict=True))):
+            mask = _in_effect(rule.effective, rule.cessation, on)
+            out = np.where(mask, ages(value) if value is not None else -1, out)
         return out
 
     def interval_ok(self, previous: IntArray, on: IntArray) -> BoolArray:
@@ -194,20 +218,23 @@ class TargetRules:
         """
         ok = np.ones(on.shape, dtype=bool)
         has_previous = previous >= 0
+        sums: dict[Duration, IntArray] = {}
         for rule in self.intervals:
             if rule.minimum is None:
                 continue
+            if rule.minimum not in sums:
+                sums[rule.minimum] = add_duration(previous, rule.minimum)
             applies = _in_effect(rule.effective, rule.cessation, on) & has_previous
-            ok &= ~applies | (on >= add_duration(previous, rule.minimum))
+            ok &= ~applies | (on >= sums[rule.minimum])
         return ok
 
-    def skipped(self, birth: IntArray, on: IntArray) -> BoolArray:
+    def skipped(self, ages: AgeFn, on: IntArray) -> BoolArray:
         """Whether the target dose is skipped for a dose given on ``on`` (age skips)."""
         out = np.zeros(on.shape, dtype=bool)
         for begin, end, effective, cessation in self.skip_ages:
-            hit = _in_effect(effective, cessation, on) & (on >= add_duration(birth, begin))
+            hit = _in_effect(effective, cessation, on) & (on >= ages(begin))
             if end is not None:
-                hit &= on < add_duration(birth, end)
+                hit &= on < ages(end)
             out |= hit
         return out
 
@@ -302,7 +329,7 @@ def _target_rules(
                         "schedule", f"{where}: a {c.kind!r} skip condition is not simulated"
                     )
                 target = c.dose_count or 0
-                logic = {"greater": 0 > target, "less": 0 < target, "equal": target == 0}
+                logic = {"greater": target < 0, "less": target > 0, "equal": target == 0}
                 constants.append(logic[c.count_logic])
             if cset.logic == "and" and not all(constants):
                 continue  # the set never holds
@@ -389,9 +416,13 @@ def plan_for(schedule: Schedule, *, horizon_months: int = 24, on: dt.date | None
             continue
         rules = _target_rules(antigen, group, dose, plan_vaccines)
         probe = np.array([day_number(on or dt.date(2100, 1, 1))], dtype=np.int64)
-        rec = int(rules.age_date(ref_birth, probe, "recommended")[0])
+
+        def ref_ages(d: Duration) -> IntArray:
+            return add_duration(ref_birth, d)
+
+        rec = int(rules.age_date(ref_ages, probe, "recommended")[0])
         if rec < 0:
-            rec = int(rules.age_date(ref_birth, probe, "minimum")[0])
+            rec = int(rules.age_date(ref_ages, probe, "minimum")[0])
         when = max(rec, int(ref_birth[0]))
         for iv in rules.intervals:
             if antigen in last and _in_effect(iv.effective, iv.cessation, probe)[0]:
