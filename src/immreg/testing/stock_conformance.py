@@ -230,10 +230,9 @@ _LOTS = ("L001", "L002")
 class LedgerMachine(RuleBasedStateMachine):
     """Random ledger operations against one backend, checked against plain sums.
 
-    Every example works on lot numbers of its own (``L001``/``L002`` with an example
-    prefix is not possible: lots are 20 characters), so it uses a product-free namespace:
-    event ids carry an example prefix and the model compares only its own events.
-    Set ``backend`` on a subclass.
+    The examples share one backend (a fresh database per example would cost seconds): each
+    example works on two lots of its own, named after a random prefix that its event ids
+    carry too, and checks only those lots. Set ``backend`` on a subclass.
     """
 
     backend: ClassVar[Backend]

@@ -1,13 +1,15 @@
 """The stock ledger in SQL (see :class:`immreg.ports.StockLedgerRepository`).
 
-Appending an event is three statements in the unit of work's transaction: a look-up of the
-id (a retried request stores nothing), the balance change, and the event row. The balance
-change is one conditional statement, so it is atomic whatever the isolation level:
+Appending an event is two statements in the unit of work's transaction: the event row
+(``INSERT ... ON CONFLICT DO NOTHING``: a retried request finds its id taken and stores
+nothing) and the balance change. The balance change is one conditional statement, so it is
+atomic whatever the isolation level:
 
 * a positive (or zero) change is an upsert (``INSERT ... ON CONFLICT DO UPDATE``);
 * a negative one is ``UPDATE stock_balances SET quantity = quantity + :d WHERE ... AND
-  quantity + :d >= 0``: when it matches no row, the stock is not there and
-  :class:`~immreg.errors.StockError` is raised with nothing written.
+  quantity + :d >= 0``: when it matches no row, the stock is not there, the event row just
+  inserted is deleted again, and :class:`~immreg.errors.StockError` is raised with nothing
+  written.
 
 On PostgreSQL the unit of work runs at REPEATABLE READ, so two transactions that change
 the same balance row serialize on its row lock and the later one fails with a
@@ -49,9 +51,7 @@ _take = (
     .where(_balance_key, (_b.quantity + sa.bindparam("d")) >= 0)
     .values(quantity=_b.quantity + sa.bindparam("d"))
 )
-_give_back = (
-    sa.update(stock_balances).where(_balance_key).values(quantity=_b.quantity - sa.bindparam("d"))
-)
+_delete_event = sa.delete(stock_events).where(_e.id == sa.bindparam("id"))
 _select_event = sa.select(stock_events).where(_e.id == sa.bindparam("id"))
 _select_reversal = sa.select(stock_events).where(_e.reverses == sa.bindparam("id"))
 _select_tracks = sa.select(sa.literal(1)).where(
@@ -146,30 +146,31 @@ class SqlAlchemyStockLedger:
                 original; a concurrent writer won.
         """
         run = self._uow.run
-        old = self.find_event(event.id)
-        if old is not None:
+        if event.reverses is not None and self.find_event(event.reverses) is None:
+            raise ConflictError(f"stock event {event.reverses!r} to reverse does not exist")
+        if run(_insert_event(self._dialect), event_to_row(event)).rowcount != 1:
+            old = self.find_event(event.id)
             if old == event:
                 return False
-            raise ConflictError(f"stock event {event.id!r} exists with other content")
-        if event.reverses is not None:
-            if self.find_event(event.reverses) is None:
-                raise ConflictError(f"stock event {event.reverses!r} to reverse does not exist")
-            if self.reversal_of(event.reverses) is not None:
-                raise ConflictError(f"stock event {event.reverses!r} is reversed already")
-        key = {"f": event.facility_id, "p": event.product_code, "l": event.lot_number}
-        params = {**key, "d": event.quantity}
+            if old is not None:
+                raise ConflictError(f"stock event {event.id!r} exists with other content")
+            raise ConflictError(f"stock event {event.reverses!r} is reversed already")
+        params = {
+            "f": event.facility_id,
+            "p": event.product_code,
+            "l": event.lot_number,
+            "d": event.quantity,
+        }
         if event.quantity >= 0:
             run(_upsert(self._dialect), params)
         elif run(_take, params).rowcount != 1:
+            # Our own uncommitted row: taking it back leaves the transaction as it was.
+            run(_delete_event, {"id": event.id})
             held = self.balance(event.facility_id, event.product_code, event.lot_number)
             raise StockError(
                 f"{event.facility_id} holds {held} doses of {event.product_code}"
                 f" lot {event.lot_number}; cannot take {-event.quantity}"
             )
-        if run(_insert_event(self._dialect), event_to_row(event)).rowcount != 1:
-            # Another transaction stored the id (or the reversal) after our look-up.
-            run(_give_back, params)
-            raise ConflictError(f"stock event {event.id!r} was appended concurrently")
         return True
 
     def find_event(self, event_id: str) -> StockEvent | None:
