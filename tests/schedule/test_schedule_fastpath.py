@@ -71,7 +71,8 @@ def histories(draw: st.DrawFn, schedule: Schedule) -> tuple[Patient, dt.date]:
     if draw(st.integers(0, 9)) == 0:
         observations = (Observation("OBS", None),)
     sex = draw(st.sampled_from(("F", "M", "U")))
-    as_of = AS_OF - dt.timedelta(days=draw(st.sampled_from((0, 0, 1, 30))))
+    # As-of dates on both sides of 2026-02-15, when the newest Vietnamese circular applies.
+    as_of = AS_OF - dt.timedelta(days=draw(st.sampled_from((0, 0, 1, 30, -200))))
     as_of = max(as_of, max((d.date for d in doses), default=dob), dob)
     return Patient(dob, sex, tuple(doses), observations), as_of
 
@@ -108,6 +109,14 @@ def test_vn_epi_2026_fast_path_agrees(data: st.DataObject) -> None:
 
 @PROPERTY
 @given(st.data())
+def test_vn_epi_composed_fast_path_agrees(data: st.DataObject) -> None:
+    # The composed pack: effective-dated age rules and intervals, season starts, skips.
+    schedule = load_schedule("vn-epi")
+    _agree(schedule, data.draw(histories(schedule)))
+
+
+@PROPERTY
+@given(st.data())
 def test_mini_epi_fast_path_agrees(data: st.DataObject) -> None:
     schedule = _mini()
     _agree(schedule, data.draw(histories(schedule)))
@@ -131,7 +140,7 @@ def test_batch_modes_agree() -> None:
     assert [a.forecasts for a in full] == lean
 
 
-@pytest.mark.parametrize("spec", ["vn-epi-2026", "who"])
+@pytest.mark.parametrize("spec", ["vn-epi-2026", "vn-epi", "who"])
 def test_bundled_packs_compile(spec: str) -> None:
     schedule = load_schedule(spec)
     # Every antigen of these packs runs on the fast path (patients without observations),
@@ -212,3 +221,36 @@ def test_same_day_cohorts_agree(data: st.DataObject) -> None:
             general = _assess(schedule, patient, as_of, None, full=True, fast=False)
             assert got == general
             assert forecasts == got.forecasts
+
+
+def _boundaries(schedule: Schedule) -> list[dt.date]:
+    found: set[dt.date] = set()
+    for antigen in schedule.antigens:
+        for series in antigen.series:
+            for t in series.doses:
+                for rule in (*t.ages, *t.intervals):
+                    found.update(d for d in (rule.effective, rule.cessation) if d)
+                for skip in t.skips:
+                    for cset in skip.sets:
+                        found.update(d for d in (cset.effective, cset.cessation) if d)
+                if t.season_start:
+                    found.add(t.season_start)
+    return sorted(found)
+
+
+def test_doses_and_as_of_dates_on_rule_boundaries_agree() -> None:
+    # Doses and assessments exactly on (and around) each effective, cessation and season
+    # date of the composed pack: the rule in effect is picked the same way on both paths.
+    schedule = load_schedule("vn-epi")
+    codes = sorted(schedule.index().vaccines)
+    for boundary in _boundaries(schedule):
+        for shift in (-1, 0, 1):
+            day = boundary + dt.timedelta(days=shift)
+            for age_days in (0, 60, 150, 400, 600, 2600):
+                dob = day - dt.timedelta(days=age_days)
+                doses = tuple(
+                    Dose(f"d{i}", max(dob, day - dt.timedelta(days=28 * k)), code)
+                    for i, (k, code) in enumerate((k, c) for k in (2, 1, 0) for c in codes)
+                )
+                for as_of in (day, day + dt.timedelta(days=1)):
+                    _agree(schedule, (Patient(dob, "F", doses), as_of))

@@ -119,6 +119,10 @@ _Iv = tuple[
     str,
     int,
 ]
+# A compiled age rule (CDSi 4.6 §6.4, §7.5): age-table positions of the absolute minimum,
+# minimum, maximum, earliest and latest recommended ages (None where unset, except the
+# absolute minimum), and the rule id.
+_Age = tuple[int, int | None, int | None, int | None, int | None, str]
 _KINDS = {"age": 0, "interval": 1, "vaccine_count_by_age": 2, "vaccine_count_by_date": 2}
 
 
@@ -126,38 +130,34 @@ class _Target:
     """One compiled target dose (CDSi 4.6 §3.1): ages as age-table positions."""
 
     __slots__ = (
-        "abs_min",
-        "age_rule_id",
+        "age",
         "allowable",
         "any_age",
-        "has_age",
+        "dated_ages",
         "inadvertent",
         "intervals",
-        "late",
-        "max",
-        "min",
+        "iv_dates",
         "number",
         "offered",
         "offered_always",
         "preferable",
         "priority",
-        "rec",
         "rule_id",
+        "season_start",
         "skips",
     )
 
     def __init__(self) -> None:
         self.number = 0
         self.rule_id = ""
-        self.has_age = False
-        self.age_rule_id = ""
-        # Positions in the age table; None where the age is unset (forecasts skip it).
-        self.abs_min = _LOW
-        self.min: int | None = None
-        self.max: int | None = None
-        self.rec: int | None = None
-        self.late: int | None = None
+        # The age rule; with several or dated rules, dated_ages instead holds
+        # (effective, cessation, rule) and the one in effect is picked (CDSi 4.6 §3.3).
+        self.age: _Age | None = None
+        self.dated_ages: tuple[tuple[dt.date | None, dt.date | None, _Age], ...] = ()
         self.intervals: tuple[_Iv, ...] = ()
+        # Per interval (effective, cessation, priority), when any interval is dated.
+        self.iv_dates: tuple[tuple[dt.date | None, dt.date | None, bool], ...] = ()
+        self.season_start: dt.date | None = None
         # vaccine -> ((begin, end, mvx), ...) for preferable, (begin, end) for allowable.
         self.preferable: dict[str, tuple[tuple[int, int, str | None], ...]] = {}
         self.allowable: dict[str, tuple[tuple[int, int], ...]] = {}
@@ -188,6 +188,7 @@ class AntigenPlan:
         min_start: Age-table position of "minimum age to start", if set.
         max_start: Age-table position of "maximum age to start" (selection, table 8-3).
         skips: Whether any target dose has a conditional skip.
+        seasonal: Whether any target dose has a season start (forecast dose numbers).
     """
 
     __slots__ = (
@@ -196,6 +197,7 @@ class AntigenPlan:
         "forecast_conflicts",
         "max_start",
         "min_start",
+        "seasonal",
         "series",
         "sexes",
         "skips",
@@ -218,6 +220,7 @@ class AntigenPlan:
         self.sexes = sexes
         self.targets = targets
         self.skips = any(t.skips for t in targets)
+        self.seasonal = any(t.season_start is not None for t in targets)
         self.conflicts = conflicts
         self.forecast_conflicts = forecast_conflicts
         self.min_start = min_start
@@ -328,14 +331,10 @@ def _plain_series(antigen: Antigen) -> tuple[Series, frozenset[str]] | None:
 
 def _plain_target(target: SeriesDose) -> bool:
     """Whether a target dose uses only rules the fast path implements."""
-    if target.recurring or target.season_start or target.season_end:
-        return False
-    if target.allowable_intervals or len(target.ages) > 1:
-        return False
-    if any(a.effective or a.cessation for a in target.ages):
+    if target.recurring or target.season_end or target.allowable_intervals:
         return False
     for iv in target.intervals:
-        if iv.effective or iv.cessation or iv.reference not in ("previous", "target_dose"):
+        if iv.reference not in ("previous", "target_dose"):
             return False
     return all(_plain_skip(s) for s in target.skips)
 
@@ -360,16 +359,27 @@ def _compile_antigen(
         ct = _Target()
         ct.number = t.number
         ct.rule_id = t.rule_id
-        if t.ages:
-            age = t.ages[0]
-            ct.has_age = True
-            ct.age_rule_id = age.rule_id
-            ct.abs_min = slot(age.abs_min, _LOW)
-            ct.min = None if age.min is None else slot(age.min, _LOW)
-            ct.max = None if age.max is None else slot(age.max, _HIGH)
-            ct.rec = None if age.earliest_rec is None else slot(age.earliest_rec, _LOW)
-            ct.late = None if age.latest_rec is None else slot(age.latest_rec, _LOW)
+        rules = tuple(
+            (
+                slot(a.abs_min, _LOW),
+                None if a.min is None else slot(a.min, _LOW),
+                None if a.max is None else slot(a.max, _HIGH),
+                None if a.earliest_rec is None else slot(a.earliest_rec, _LOW),
+                None if a.latest_rec is None else slot(a.latest_rec, _LOW),
+                a.rule_id,
+            )
+            for a in t.ages
+        )
+        if len(t.ages) == 1 and not (t.ages[0].effective or t.ages[0].cessation):
+            ct.age = rules[0]
+        elif t.ages:
+            ct.dated_ages = tuple(
+                (a.effective, a.cessation, r) for a, r in zip(t.ages, rules, strict=True)
+            )
         ct.intervals = tuple(_interval(iv) for iv in t.intervals)
+        if any(iv.effective or iv.cessation for iv in t.intervals):
+            ct.iv_dates = tuple((iv.effective, iv.cessation, iv.priority) for iv in t.intervals)
+        ct.season_start = t.season_start
         ct.preferable = _rules(compiled, t.preferable_vaccines)
         ct.any_age = frozenset(
             v.vaccine
@@ -653,16 +663,22 @@ def run(
             reasons: list[str] | None = None
             first_rule = ""
             grace = False
-            if target.has_age:
-                if target.max is not None and date >= ages[target.max]:
+            # §3.3: the age rule in effect on the dose date.
+            age = _pick(target.dated_ages, date) if target.dated_ages else target.age
+            if age is not None:
+                a_abs, a_min, a_max, _, _, a_rule = age
+                if a_max is not None and date >= ages[a_max]:
                     # Table 6-31: a dose at or after the maximum age is extraneous.
-                    ev = (pos, "extraneous", "age_too_old", target.age_rule_id, num, ())
-                elif date < ages[target.abs_min]:
+                    ev = (pos, "extraneous", "age_too_old", a_rule, num, ())
+                elif date < ages[a_abs]:
                     reasons = ["age_too_young"]
-                    first_rule = target.age_rule_id
-                elif target.min is not None and date < ages[target.min]:
+                    first_rule = a_rule
+                elif a_min is not None and date < ages[a_min]:
                     grace = True
             if ev is None:
+                intervals = target.intervals
+                if target.iv_dates:
+                    intervals = _in_effect(intervals, target.iv_dates, date)[0]
                 # §6.5: every preferable interval (no allowable ones here: a failure stands).
                 for (
                     abs_td,
@@ -675,7 +691,7 @@ def run(
                     _,
                     iv_rule,
                     ref_target,
-                ) in target.intervals:
+                ) in intervals:
                     # CALCDTINT-1 (previous dose) or CALCDTINT-4 (a target dose's dose).
                     ref = sat_at[ref_target - 1] if ref_target else last_ref
                     if ref is None:
@@ -809,12 +825,21 @@ def run(
         earliest = None
         reason = "min_age"
         decided = target.rule_id
-        if target.min is not None:
-            earliest = ages[target.min]
-            decided = target.age_rule_id
+        # §3.3: the age rule and intervals in effect on the assessment date.
+        age = _pick(target.dated_ages, as_of) if target.dated_ages else target.age
+        f_min = f_max = f_rec = f_late = None
+        f_rule = ""
+        if age is not None:
+            _, f_min, f_max, f_rec, f_late, f_rule = age
+        if f_min is not None:
+            earliest = ages[f_min]
+            decided = f_rule
         rec_ints: dt.date | None = None
         late_ints: dt.date | None = None
         intervals = target.intervals
+        priority = target.priority
+        if target.iv_dates:
+            intervals, priority = _in_effect(intervals, target.iv_dates, as_of)
         for (
             _,
             _,
@@ -840,7 +865,6 @@ def run(
             if late_iv is not None:
                 when = ref + late_td if late_td is not None else add(ref, late_iv)
                 late_ints = when if late_ints is None or when > late_ints else late_ints
-        priority = target.priority
         # CALCDTCONFLICT-3: a live vaccine given earlier delays a conflicting next dose.
         delays = plan.forecast_conflicts[t]
         if delays:
@@ -849,13 +873,16 @@ def run(
                     when = add(d.date, d_end)
                     if earliest is None or when > earliest:
                         earliest, reason, decided = when, "live_virus_conflict", d_rule
+        season = target.season_start
+        if season is not None and (earliest is None or season > earliest):
+            earliest, reason, decided = season, "season_start", target.rule_id
         if last_counted is not None and (earliest is None or last_counted > earliest):
             earliest, reason, decided = last_counted, "previous_dose", target.rule_id
         if earliest is None:
             earliest, reason, decided = dob, "min_age", target.rule_id
         # Table 7-10: should the patient receive another target dose?
-        if target.max is not None:
-            max_age = ages[target.max]
+        if f_max is not None:
+            max_age = ages[f_max]
             if as_of >= max_age:
                 fc = _new(
                     BestForecast,
@@ -870,7 +897,7 @@ def run(
                         priority,
                         vaccines,
                         "max_age_exceeded",
-                        target.age_rule_id,
+                        f_rule,
                     ),
                 )
                 break
@@ -888,7 +915,7 @@ def run(
                         priority,
                         vaccines,
                         "cannot_finish_before_max_age",
-                        target.age_rule_id,
+                        f_rule,
                     ),
                 )
                 break
@@ -896,13 +923,11 @@ def run(
         else:
             latest = None
         # §7.5, FORECASTDT-1..6.
-        recommended = (
-            (ages[target.rec] if target.rec is not None else None) or rec_ints or earliest
-        )
+        recommended = (ages[f_rec] if f_rec is not None else None) or rec_ints or earliest
         if recommended < earliest:
             recommended = earliest
-        if target.late is not None:
-            past_due: dt.date | None = max(ages[target.late] - _ONE_DAY, earliest)
+        if f_late is not None:
+            past_due: dt.date | None = max(ages[f_late] - _ONE_DAY, earliest)
         elif late_ints is not None:
             past_due = max(late_ints - _ONE_DAY, earliest)
         else:
@@ -930,7 +955,7 @@ def run(
                 recommended,
                 past_due,
                 latest,
-                valid + 1,
+                valid + 1 if not plan.seasonal else _dose_number(targets, sat_at),
                 priority,
                 vaccines,
                 reason,
@@ -939,6 +964,38 @@ def run(
         )
         break
     return (fc,), fc, evals
+
+
+def _pick(dated: tuple[tuple[dt.date | None, dt.date | None, _Age], ...], on: dt.date) -> _Age:
+    """CDSi 4.6 §3.3: the age rule in effect on a date (else the first one)."""
+    for effective, cessation, age in dated:
+        if (effective is None or effective <= on) and (cessation is None or on < cessation):
+            return age
+    return dated[0][2]
+
+
+def _in_effect(
+    intervals: tuple[_Iv, ...],
+    dates: tuple[tuple[dt.date | None, dt.date | None, bool], ...],
+    on: dt.date,
+) -> tuple[tuple[_Iv, ...], bool]:
+    """§3.3: the intervals in effect on a date, and whether all have priority."""
+    kept = [
+        (iv, priority)
+        for iv, (effective, cessation, priority) in zip(intervals, dates, strict=True)
+        if (effective is None or effective <= on) and (cessation is None or on < cessation)
+    ]
+    return tuple(iv for iv, _ in kept), bool(kept) and all(p for _, p in kept)
+
+
+def _dose_number(targets: tuple[_Target, ...], sat_at: list[dt.date | None]) -> int:
+    """FORECASTDN-1: satisfied target doses plus one, where a dose given before a seasonal
+    target dose's season starts counts for evaluation but not for this season's number."""
+    count = 1
+    for target, when in zip(targets, sat_at, strict=True):
+        if when is not None and (target.season_start is None or when >= target.season_start):
+            count += 1
+    return count
 
 
 def _conflict(
