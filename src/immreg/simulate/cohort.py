@@ -187,7 +187,12 @@ class CohortResult:
 
         def add(metric: str, key: str, value: float) -> None:
             rows.append(
-                {"scenario": self.scenario, "metric": metric, "key": key, "value": round(value, 3)}
+                {
+                    "scenario": self.scenario,
+                    "metric": metric,
+                    "key": key,
+                    "value": round(float(value), 3),
+                }
             )
 
         ages = _Ages(self.birth)

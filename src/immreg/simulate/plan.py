@@ -396,15 +396,15 @@ def plan_for(schedule: Schedule, *, horizon_months: int = 24, on: dt.date | None
     horizon = add(_REFERENCE_BIRTH, Duration(months=horizon_months))
     picked: list[tuple[str, str, SeriesDose]] = []
     groups: dict[str, str] = {}
-    for antigen in schedule.antigens:
-        series = _series_for(antigen.series)
+    for ag in schedule.antigens:
+        series = _series_for(ag.series)
         if series is None:
             continue
         for dose in series.doses:
             if not dose.preferable_vaccines:
                 break
-            picked.append((antigen.name, series.vaccine_group, dose))
-            groups[antigen.name] = series.vaccine_group
+            picked.append((ag.name, series.vaccine_group, dose))
+            groups[ag.name] = series.vaccine_group
     plan_vaccines = {d.preferable_vaccines[0].vaccine for _, _, d in picked}
     targets: dict[str, list[TargetRules]] = {}
     nominal: dict[tuple[str, int], int] = {}
