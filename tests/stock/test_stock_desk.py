@@ -10,6 +10,7 @@ from immreg.backends import open_backend
 from immreg.errors import StockError, ValidationError
 from immreg.model import Lot, VaccineProduct
 from immreg.services import FixedClock, Registry
+from immreg.stock import ledger
 from immreg.stock.model import WastageReason
 from immreg.testing.conformance import NOW, SEED, dose, subject
 
@@ -47,3 +48,35 @@ def test_a_commune_day() -> None:
     reg.stock.reverse("w1", "w1-undo")
     with backend.unit_of_work() as uow:
         assert uow.stock.balance("HN-BD-S1", "MR", lot.lot_number) == 19
+
+
+def test_desk_policies() -> None:
+    backend = open_backend("memory://")
+    SEED.store(backend)
+    reg = Registry(backend, clock=FixedClock(NOW), user="kho")
+    early = Lot("PENTA", "EARLY", dt.date(2026, 4, 1))
+    late = Lot("PENTA", "LATE", dt.date(2027, 4, 1))
+    reg.stock.receive("r1", "HN-BD-S1", early, doses=10, date=dt.date(2026, 3, 1))
+    reg.stock.receive("r2", "HN-BD-S1", late, doses=10, date=dt.date(2026, 3, 1), vvm_stage=1)
+    plan = reg.stock.suggest_issue("HN-BD-S1", "PENTA", 12)
+    assert [(p.lot_number, p.doses) for p in plan] == [("EARLY", 10), ("LATE", 2)]
+    # A count that reads VVM stage 2 on the later lot puts it first.
+    reg.stock.count("c1", "HN-BD-S1", "PENTA", "LATE", 10)
+    with backend.unit_of_work() as uow:
+        ledger.count(uow, event_id="c2", facility_id="HN-BD-S1", product_code="PENTA",
+                     lot_number="LATE", counted=10, vvm_stage=2, date=NOW.date(),
+                     as_of=NOW.date(), by="kho")  # fmt: skip
+        uow.commit()
+    plan = reg.stock.suggest_issue("HN-BD-S1", "PENTA", 12)
+    assert [(p.lot_number, p.doses, p.vvm_stage) for p in plan] == [
+        ("LATE", 10, 2),
+        ("EARLY", 2, 1),
+    ]
+    alerts = reg.stock.expiry_alerts("HN", days=30)
+    assert [(a.balance.lot_number, a.days_left) for a in alerts] == [("EARLY", 17)]
+    reg.stock.waste("w1", "HN-BD-S1", "PENTA", "LATE", 10, WastageReason.VVM_DISCARD)
+    # EARLY expires on 1 April: from the 2nd nothing usable is left.
+    out = reg.stock.stock_out_days(
+        "HN-BD-S1", "PENTA", start=dt.date(2026, 3, 25), end=dt.date(2026, 4, 5)
+    )
+    assert out == 3  # the 2nd, 3rd and 4th

@@ -13,8 +13,9 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from immreg.model import Lot
+from immreg.orgunits import OrgTree
 from immreg.ports import UnitOfWork
-from immreg.stock import ledger, recall, reports
+from immreg.stock import ledger, policy, recall, reports
 from immreg.stock.gs1 import ScannedVial, resolve_scan
 from immreg.stock.model import StockEvent, WastageReason
 
@@ -180,3 +181,54 @@ class StockDesk:
         """Everything a lot touched (see :func:`.recall.recall`)."""
         with self._uow() as uow:
             return recall.recall(uow, product_code, lot_number)
+
+    def suggest_issue(
+        self, facility_id: str, product_code: str, doses: int, *, as_of: dt.date | None = None
+    ) -> list[policy.IssueSuggestion]:
+        """Which lots to issue from: VVM stage 2 first, then earliest expiry.
+
+        The VVM stage of each lot is the latest one read at the facility (see
+        :func:`.policy.vvm_stages`); see :func:`.policy.suggest_issue`.
+        """
+        day = as_of or self._registry.clock.today()
+        with self._uow() as uow:
+            held = uow.stock.balances(facility_ids=[facility_id], product_code=product_code)
+            lots = {
+                b.lot_number: lot
+                for b in held
+                if (lot := uow.lots.find(product_code, b.lot_number)) is not None
+            }
+            events = uow.stock.events(facility_id=facility_id, product_code=product_code)
+        vvm = {key[2]: stage for key, stage in policy.vvm_stages(events).items()}
+        return policy.suggest_issue(held, lots, doses=doses, as_of=day, vvm=vvm)
+
+    def expiry_alerts(
+        self, root_id: str, *, days: int, as_of: dt.date | None = None
+    ) -> list[policy.ExpiryAlert]:
+        """Holdings in a subtree whose lot expires within ``days`` (see
+        :func:`.policy.expiry_alerts`)."""
+        day = as_of or self._registry.clock.today()
+        with self._uow() as uow:
+            tree = OrgTree(uow.org_units.list_all())
+            held = uow.stock.balances(facility_ids=sorted(tree.subtree(root_id, on=day)))
+            lots = {
+                key: lot
+                for key in {(b.product_code, b.lot_number) for b in held}
+                if (lot := uow.lots.find(*key)) is not None
+            }
+        return policy.expiry_alerts(held, lots, as_of=day, days=days)
+
+    def stock_out_days(
+        self, facility_id: str, product_code: str, *, start: dt.date, end: dt.date
+    ) -> int:
+        """Days in ``[start, end)`` with no usable dose (see :func:`.policy.stock_out_days`)."""
+        with self._uow() as uow:
+            events = uow.stock.events(
+                facility_id=facility_id, product_code=product_code, until=end
+            )
+            usable = {
+                lot.lot_number: lot.expiry
+                for n in {e.lot_number for e in events}
+                if (lot := uow.lots.find(product_code, n)) is not None
+            }
+        return policy.stock_out_days(events, start=start, end=end, usable_until=usable)

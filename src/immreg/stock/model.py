@@ -261,6 +261,8 @@ class StockEvent:
             quantity=-self.quantity,
             date=date,
             reverses=self.id,
+            # A reversal says nothing new about the vial monitor or the time of day.
+            vvm_stage=None,
             at=None,
             recorded_by=recorded_by,
         )
