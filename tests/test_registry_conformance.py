@@ -10,6 +10,8 @@ from test_conformance import KINDS, Postgres
 CONTRACTS: list[type] = [
     registry_conformance.MergeContract,
     registry_conformance.MergeScopingContract,
+    registry_conformance.HistoricalDoseContract,
+    registry_conformance.AefiContract,
 ]
 
 

@@ -31,7 +31,7 @@ from immreg.model import (
     Subject,
     VaccineProduct,
 )
-from immreg.registry.records import MergeRecord
+from immreg.registry.records import AefiReport, DoseVerification, MergeRecord
 from immreg.stock.model import Balance, KindTotal, StockEvent
 from immreg.stock.model import EventKind as StockEventKind
 
@@ -41,12 +41,14 @@ if TYPE_CHECKING:  # messaging types import this module: only the type checker n
     from immreg.messaging import OutboxMessage, OutboxStatus
 
 __all__ = [
+    "AefiRepository",
     "AuditRepository",
     "Backend",
     "BulkBatch",
     "CatalogueRepository",
     "Clock",
     "DoseRepository",
+    "DoseVerificationRepository",
     "DueSummaryRepository",
     "LotRepository",
     "MergeRepository",
@@ -231,6 +233,8 @@ class UnitOfWork(Protocol):
         due: Stored due summaries (:mod:`immreg.duelist`).
         outbox: Planned messages (:mod:`immreg.messaging`).
         merges: Merge records (:mod:`immreg.registry.merge`).
+        verifications: Verification status of historical doses.
+        aefi: Adverse events following immunization.
         reports: Report tallies per org unit (:mod:`immreg.indicators`).
         scope: The org-unit id whose subtree this unit of work is limited to, or ``None``.
     """
@@ -245,6 +249,8 @@ class UnitOfWork(Protocol):
     due: DueSummaryRepository
     outbox: OutboxRepository
     merges: MergeRepository
+    verifications: DoseVerificationRepository
+    aefi: AefiRepository
     reports: ReportRepository
     scope: str | None
 
@@ -576,3 +582,68 @@ class ReportRepository(Protocol):
 
     def leaf_tallies(self, spec: ReportSpec) -> dict[str, Tally]:
         """Tallies per org unit a child lives in or a dose was given at."""
+
+
+# --- registry: historical dose verification and AEFI (immreg.registry.history, .aefi) ------
+
+
+class DoseVerificationRepository(Protocol):
+    """The verification status of historical doses, one per dose, scoped like the dose."""
+
+    def put(self, verification: DoseVerification) -> None:
+        """Store or replace the dose's verification status.
+
+        Raises:
+            NotFoundError: No such dose.
+            ScopeError: The dose's subject is outside the scope.
+        """
+
+    def find(self, dose_id: str) -> DoseVerification | None:
+        """The dose's verification status, or ``None`` (never set).
+
+        Raises:
+            ScopeError: The dose's subject is outside the scope.
+        """
+
+    def list_for_subject(self, subject_id: str) -> list[DoseVerification]:
+        """Verifications of the subject's doses, ordered by dose id.
+
+        Raises:
+            ScopeError: The subject is outside the scope.
+        """
+
+
+class AefiRepository(Protocol):
+    """Adverse events following immunization, each linked to a dose; scoped like the dose."""
+
+    def add(self, report: AefiReport) -> None:
+        """Store a new report.
+
+        Raises:
+            NotFoundError: The dose does not exist.
+            ScopeError: The dose's subject is outside the scope.
+            ConflictError: A report with the same id exists.
+        """
+
+    def get(self, report_id: str) -> AefiReport:
+        """Return a report.
+
+        Raises:
+            NotFoundError: No such report.
+            ScopeError: The dose's subject is outside the scope.
+        """
+
+    def update(self, report: AefiReport) -> None:
+        """Replace a report (same id and dose), e.g. with a later outcome.
+
+        Raises:
+            NotFoundError: No such report.
+            ScopeError: The dose's subject is outside the scope.
+            ConflictError: The dose differs.
+        """
+
+    def list_for_lot(self, product_code: str, lot_number: str) -> list[AefiReport]:
+        """Reports on doses of one lot, by onset then id (out-of-scope ones left out)."""
+
+    def list_for_facility(self, facility_id: str) -> list[AefiReport]:
+        """Reports on doses given at one facility, by onset then id (out of scope left out)."""

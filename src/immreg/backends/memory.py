@@ -24,13 +24,17 @@ from immreg.backends.memory_messaging import (
     MemoryOutboxRepository,
     MessagingStore,
 )
-from immreg.backends.memory_registry import MemoryMergeRepository
+from immreg.backends.memory_registry import (
+    MemoryAefiRepository,
+    MemoryDoseVerificationRepository,
+    MemoryMergeRepository,
+)
 from immreg.backends.memory_reports import MemoryReportRepository
 from immreg.backends.memory_stock import MemoryStockLedger, StockStore
 from immreg.errors import ConflictError, NotFoundError, ScopeError, ValidationError
 from immreg.model import AdministeredDose, AuditEntry, Lot, OrgUnit, Subject, VaccineProduct
 from immreg.ports import BulkBatch
-from immreg.registry.records import MergeRecord
+from immreg.registry.records import AefiReport, DoseVerification, MergeRecord
 
 __all__ = [
     "MemoryBackend",
@@ -102,6 +106,8 @@ class _Store:
     stock: StockStore = attrs.field(factory=StockStore)
     messaging: MessagingStore = attrs.field(factory=MessagingStore)
     merges: _Table[str, MergeRecord] = attrs.field(factory=_Table)
+    verifications: _Table[str, DoseVerification] = attrs.field(factory=_Table)
+    aefi: _Table[str, AefiReport] = attrs.field(factory=_Table)
     # Secondary indexes kept on committed data only: subject id -> dose ids, and
     # national code -> subject id.
     doses_by_subject: dict[str, set[str]] = attrs.field(factory=dict)
@@ -418,6 +424,8 @@ class MemoryUnitOfWork:
     due: MemoryDueSummaryRepository
     outbox: MemoryOutboxRepository
     merges: MemoryMergeRepository
+    verifications: MemoryDoseVerificationRepository
+    aefi: MemoryAefiRepository
     reports: MemoryReportRepository
 
     def __init__(self, store: _Store, *, scope: str | None = None) -> None:
@@ -436,6 +444,8 @@ class MemoryUnitOfWork:
         self.due = MemoryDueSummaryRepository(self)
         self.outbox = MemoryOutboxRepository(self)
         self.merges = MemoryMergeRepository(self)
+        self.verifications = MemoryDoseVerificationRepository(self)
+        self.aefi = MemoryAefiRepository(self)
         self.reports = MemoryReportRepository(self)
         self.scope_guard = _Scope(self.scope, self.org_units._rows)
 
@@ -466,6 +476,8 @@ class MemoryUnitOfWork:
             self.org_units._rows,  # type: ignore[list-item]
             self.lots._rows,  # type: ignore[list-item]
             self.merges.rows,  # type: ignore[list-item]
+            self.verifications.rows,  # type: ignore[list-item]
+            self.aefi.rows,  # type: ignore[list-item]
         ]
 
     def commit(self) -> None:

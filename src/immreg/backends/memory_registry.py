@@ -1,4 +1,4 @@
-"""The in-memory merge repository (see :class:`immreg.ports.MergeRepository`).
+"""The registry feature's in-memory repositories: merges, dose verifications, AEFI.
 
 Merge records live in a table of the backend's store and are written through an overlay
 like every other memory table, so a rolled-back unit of work leaves no trace. Retiring a
@@ -9,17 +9,19 @@ work.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import attrs
 
 from immreg.errors import ConflictError, NotFoundError
-from immreg.registry.records import MergeRecord
+from immreg.model import AdministeredDose
+from immreg.registry.records import AefiReport, DoseVerification, MergeRecord
 
 if TYPE_CHECKING:
     from immreg.backends.memory import MemoryUnitOfWork, _Overlay
 
-__all__ = ["MemoryMergeRepository"]
+__all__ = ["MemoryAefiRepository", "MemoryDoseVerificationRepository", "MemoryMergeRepository"]
 
 
 class MemoryMergeRepository:
@@ -95,3 +97,94 @@ class MemoryMergeRepository:
         for dose_id in dose_ids:
             dose = self._uow.doses.get(dose_id)
             overlay.put(dose_id, attrs.evolve(dose, subject_id=to_subject_id), expect=dose)
+
+
+class MemoryDoseVerificationRepository:
+    """Dose verifications in memory (see :class:`immreg.ports.DoseVerificationRepository`).
+
+    Args:
+        uow: The unit of work it belongs to.
+    """
+
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        from immreg.backends.memory import _Overlay
+
+        self._uow = uow
+        self.rows: _Overlay[str, DoseVerification] = _Overlay(uow.store.verifications)
+
+    def put(self, verification: DoseVerification) -> None:
+        """Store or replace the dose's verification status."""
+        self._uow.doses.get(verification.dose_id)
+        self.rows.put(
+            verification.dose_id, verification, expect=self.rows.get(verification.dose_id)
+        )
+
+    def find(self, dose_id: str) -> DoseVerification | None:
+        """The dose's verification status, or ``None``."""
+        v = self.rows.get(dose_id)
+        if v is not None:
+            self._uow.doses.get(dose_id)
+        return v
+
+    def list_for_subject(self, subject_id: str) -> list[DoseVerification]:
+        """Verifications of the subject's doses, by dose id."""
+        doses = self._uow.doses.list_for_subject(subject_id, include_voided=True)
+        found = [v for d in doses if (v := self.rows.get(d.id)) is not None]
+        return sorted(found, key=lambda v: v.dose_id)
+
+
+class MemoryAefiRepository:
+    """AEFI reports in memory (see :class:`immreg.ports.AefiRepository`).
+
+    Args:
+        uow: The unit of work it belongs to.
+    """
+
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        from immreg.backends.memory import _Overlay
+
+        self._uow = uow
+        self.rows: _Overlay[str, AefiReport] = _Overlay(uow.store.aefi)
+
+    def add(self, report: AefiReport) -> None:
+        """Store a new report."""
+        self._uow.doses.get(report.dose_id)
+        if self.rows.get(report.id) is not None:
+            raise ConflictError(f"AEFI report {report.id!r} exists already")
+        self.rows.put(report.id, report, expect=None)
+
+    def get(self, report_id: str) -> AefiReport:
+        """Return a report."""
+        r = self.rows.get(report_id)
+        if r is None:
+            raise NotFoundError("AEFI report", report_id)
+        self._uow.doses.get(r.dose_id)
+        return r
+
+    def update(self, report: AefiReport) -> None:
+        """Replace a report (same id and dose)."""
+        old = self.get(report.id)
+        if old.dose_id != report.dose_id:
+            raise ConflictError(f"AEFI report {report.id!r} is about another dose")
+        self.rows.put(report.id, report, expect=old)
+
+    def _listed(self, keep: Callable[[AdministeredDose], bool]) -> list[AefiReport]:
+        doses = self._uow.doses._rows
+        subjects = self._uow.subjects._rows
+        found = []
+        for r in self.rows.values():
+            d = doses.get(r.dose_id)
+            if d is None or not keep(d):
+                continue
+            s = subjects.get(d.subject_id)
+            if s is not None and self._uow.scope_guard.admits(s):
+                found.append(r)
+        return sorted(found, key=lambda r: (r.onset, r.id))
+
+    def list_for_lot(self, product_code: str, lot_number: str) -> list[AefiReport]:
+        """Reports on doses of one lot, by onset then id."""
+        return self._listed(lambda d: (d.product_code, d.lot_number) == (product_code, lot_number))
+
+    def list_for_facility(self, facility_id: str) -> list[AefiReport]:
+        """Reports on doses given at one facility, by onset then id."""
+        return self._listed(lambda d: d.facility_id == facility_id)

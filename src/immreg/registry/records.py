@@ -1,4 +1,4 @@
-"""The registry's own stored values: merge records.
+"""The registry's own stored values: merge records, dose verifications, AEFI reports.
 
 A :class:`MergeRecord` is everything needed to undo a merge exactly: both subjects and the
 absorbed subject's doses as they were before, and what the merge made of them. It is stored
@@ -8,6 +8,7 @@ through :class:`immreg.ports.MergeRepository` in the same unit of work as the me
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,7 +17,14 @@ import attrs
 from immreg.errors import ValidationError
 from immreg.model import AdministeredDose, Subject
 
-__all__ = ["MergeRecord"]
+__all__ = [
+    "AefiReport",
+    "DoseVerification",
+    "MergeRecord",
+    "Outcome",
+    "Severity",
+    "VerificationStatus",
+]
 
 
 def _doses(value: Iterable[AdministeredDose]) -> tuple[AdministeredDose, ...]:
@@ -83,3 +91,80 @@ class MergeRecord:
     def subjects(self) -> tuple[Subject, ...]:
         """Every version of a subject the record holds (for scoping)."""
         return (self.survivor_before, self.survivor_after, self.absorbed_before)
+
+
+class VerificationStatus(enum.Enum):
+    """Whether a historical dose was checked against its evidence (card, register)."""
+
+    UNVERIFIED = "unverified"
+    VERIFIED = "verified"
+
+
+@attrs.frozen
+class DoseVerification:
+    """The verification status of a historical dose (one per dose, replaced when it changes).
+
+    Attributes:
+        dose_id: The dose.
+        status: Verified against its evidence or not.
+        evidence: What it was taken from ("thẻ tiêm chủng", "sổ tiêm chủng xã 2015"...).
+        by: Who set the status.
+        at: When.
+    """
+
+    dose_id: str
+    status: VerificationStatus = attrs.field(
+        validator=attrs.validators.instance_of(VerificationStatus)
+    )
+    evidence: str | None
+    by: str
+    at: dt.datetime = attrs.field(validator=_aware)
+
+
+class Severity(enum.Enum):
+    """AEFI severity: WHO's "serious" is death, life-threatening, hospitalisation,
+    disability, congenital anomaly or cluster (Global manual on surveillance of AEFI, 2016)."""
+
+    MILD = "mild"
+    MODERATE = "moderate"
+    SERIOUS = "serious"
+
+
+class Outcome(enum.Enum):
+    """The outcome of an adverse event, as known at the last report."""
+
+    RECOVERED = "recovered"
+    RECOVERING = "recovering"
+    NOT_RECOVERED = "not_recovered"
+    SEQUELAE = "recovered_with_sequelae"
+    DIED = "died"
+    UNKNOWN = "unknown"
+
+
+@attrs.frozen
+class AefiReport:
+    """An adverse event following immunization, linked to the dose (and so to its lot).
+
+    Attributes:
+        id: Client-chosen report id.
+        dose_id: The dose the event followed.
+        onset: When the symptoms began (timezone-aware).
+        severity: How severe.
+        outcome: The outcome known so far.
+        description: What happened, in the reporter's words (up to 500 characters).
+        reported_by: Who reported it.
+    """
+
+    id: str
+    dose_id: str
+    onset: dt.datetime = attrs.field(validator=_aware)
+    severity: Severity = attrs.field(validator=attrs.validators.instance_of(Severity))
+    outcome: Outcome = attrs.field(validator=attrs.validators.instance_of(Outcome))
+    description: str
+    reported_by: str
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.description, str) or not self.description.strip():
+            raise ValidationError("description", "must say what happened")
+        if len(self.description) > 500:
+            raise ValidationError("description", "is longer than 500 characters")

@@ -1,4 +1,4 @@
-"""Contracts for the registry feature's ports: merges and their scoping.
+"""Contracts for the registry feature's ports: merges, historical doses, AEFI, and scoping.
 
 Subclass them beside the main contracts (:mod:`immreg.testing.conformance`), with the same
 ``backend`` fixture and capability flags::
@@ -18,6 +18,7 @@ cannot merge, read or undo outside its subtree.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from collections import Counter
 from typing import Any
@@ -26,15 +27,25 @@ import attrs
 import pytest
 
 from immreg.errors import ConflictError, NotFoundError, ScopeError, ValidationError
-from immreg.model import AdministeredDose, Subject
+from immreg.model import AdministeredDose, DoseSource, Subject
 from immreg.ports import Backend
+from immreg.registry.aefi import record_outcome, report_aefi
+from immreg.registry.history import record_historical_dose, split_doses, verify_dose
 from immreg.registry.merge import merge_subjects, merged_into, unmerge
+from immreg.registry.records import (
+    AefiReport,
+    DoseVerification,
+    Outcome,
+    Severity,
+    VerificationStatus,
+)
 from immreg.testing import registry_strategies as rst
-from immreg.testing.conformance import NOW, ContractBase, dose, subject
+from immreg.testing.conformance import AS_OF, NOW, ContractBase, dose, subject
 
-__all__ = ["MergeContract", "MergeScopingContract"]
+__all__ = ["AefiContract", "HistoricalDoseContract", "MergeContract", "MergeScopingContract"]
 
 _ids = itertools.count()
+_WHEN: dict[str, Any] = {"as_of": AS_OF, "at": NOW, "by": "nv.lan"}
 
 Snapshot = dict[str, tuple[Subject | None, list[AdministeredDose]]]
 
@@ -223,3 +234,182 @@ class MergeScopingContract(_MergeBase):
             assert uow.merges.list_for_subject(a) == []
         self.unmerge(backend, record.id, scope="VN")
         assert _snapshot(backend, a, b) == before
+
+
+_ONSET = dt.datetime(2024, 4, 1, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
+
+
+def _report(report_id: str, dose_id: str, **changes: Any) -> AefiReport:
+    base = AefiReport(
+        id=report_id,
+        dose_id=dose_id,
+        onset=_ONSET,
+        severity=Severity.MILD,
+        outcome=Outcome.RECOVERING,
+        description="Sốt 38,5 °C, sưng đau chỗ tiêm",
+        reported_by="nv.lan",
+    )
+    return attrs.evolve(base, **changes)
+
+
+class HistoricalDoseContract(ContractBase):
+    """:class:`~immreg.ports.DoseVerificationRepository` and historical doses."""
+
+    def _setup(self, backend: Backend) -> None:
+        self.seed(backend)
+        self.add_subjects(backend, subject("north"), subject("south", unit="HCM-Q1"))
+
+    def test_historical_doses_count_and_reports_separate_them(self, backend: Backend) -> None:
+        self._setup(backend)
+        card = attrs.evolve(dose("h1", "north"), source=DoseSource.HISTORICAL_CARD)
+        paper = attrs.evolve(
+            dose("h2", "north", product="PENTA"), source=DoseSource.HISTORICAL_PAPER
+        )
+        with backend.unit_of_work() as uow:
+            record_historical_dose(uow, card, verified=True, evidence="thẻ", **_WHEN)
+            record_historical_dose(uow, paper, evidence="sổ tiêm chủng", **_WHEN)
+            uow.doses.add(dose("p1", "north", day=dt.date(2024, 5, 2)))
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            doses = uow.doses.list_for_subject("north")
+            assert [d.id for d in doses] == ["h1", "h2", "p1"]  # all count for the schedule
+            found = {v.dose_id: v for v in uow.verifications.list_for_subject("north")}
+            assert found["h1"].status is VerificationStatus.VERIFIED
+            assert found["h2"] == DoseVerification(
+                "h2", VerificationStatus.UNVERIFIED, "sổ tiêm chủng", "nv.lan", NOW
+            )
+            split = split_doses(doses, found)
+            assert [d.id for d in split.point_of_care] == ["p1"]
+            assert [d.id for d in split.historical_verified] == ["h1"]
+            assert [d.id for d in split.historical_unverified] == ["h2"]
+            verify_dose(uow, "h2", at=NOW, by="bs.minh")
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            v = uow.verifications.find("h2")
+            assert v is not None
+            assert (v.status, v.evidence, v.by) == (
+                VerificationStatus.VERIFIED,
+                "sổ tiêm chủng",
+                "bs.minh",
+            )
+            assert uow.verifications.find("p1") is None
+
+    def test_bad_historical_input_is_refused_and_nothing_is_written(
+        self, backend: Backend
+    ) -> None:
+        self._setup(backend)
+        with backend.unit_of_work() as uow:
+            with pytest.raises(ValidationError) as info:
+                record_historical_dose(uow, dose("x1", "north"), **_WHEN)
+            assert info.value.field == "source"
+            bad = attrs.evolve(dose("x2", "north", product="NOPE"), source=DoseSource.IMPORT)
+            with pytest.raises(ValidationError) as info:
+                record_historical_dose(uow, bad, **_WHEN)
+            assert info.value.field == "product_code"
+            with pytest.raises(NotFoundError):
+                verify_dose(uow, "missing", at=NOW, by="x")
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            assert uow.doses.find("x1") is None
+            assert uow.doses.find("x2") is None
+
+    def test_verifications_are_scoped(self, backend: Backend) -> None:
+        self.require("supports_scoping")
+        self._setup(backend)
+        south = attrs.evolve(dose("hs", "south", facility="HCM-Q1"), source=DoseSource.IMPORT)
+        with backend.unit_of_work() as uow:
+            record_historical_dose(uow, south, **_WHEN)
+            uow.commit()
+        with backend.unit_of_work(scope="HN") as uow:
+            with pytest.raises(ScopeError):
+                uow.verifications.find("hs")
+            with pytest.raises(ScopeError):
+                uow.verifications.list_for_subject("south")
+            with pytest.raises(ScopeError):
+                verify_dose(uow, "hs", at=NOW, by="x")
+            with pytest.raises(ScopeError):
+                uow.verifications.put(
+                    DoseVerification("hs", VerificationStatus.VERIFIED, None, "x", NOW)
+                )
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            v = uow.verifications.find("hs")
+            assert v is not None
+            assert v.status is VerificationStatus.UNVERIFIED
+
+
+class AefiContract(ContractBase):
+    """:class:`~immreg.ports.AefiRepository` and the AEFI use cases."""
+
+    def _setup(self, backend: Backend) -> None:
+        self.seed(backend)
+        self.add_subjects(backend, subject("north"), subject("south", unit="HCM-Q1"))
+        self.add_doses(
+            backend,
+            dose("dn", "north", product="PENTA", lot="L001"),
+            dose("dn2", "north", product="BCG", day=dt.date(2024, 3, 1)),
+            dose("ds", "south", product="PENTA", lot="L001", facility="HCM-Q1"),
+        )
+
+    def test_reports_listed_per_lot_and_per_facility(self, backend: Backend) -> None:
+        self._setup(backend)
+        late = _ONSET + dt.timedelta(hours=5)
+        with backend.unit_of_work() as uow:
+            report_aefi(uow, _report("a2", "ds", onset=late), **_WHEN)
+            report_aefi(uow, _report("a1", "dn", severity=Severity.SERIOUS), **_WHEN)
+            report_aefi(uow, _report("a3", "dn2"), **_WHEN)
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            assert [r.id for r in uow.aefi.list_for_lot("PENTA", "L001")] == ["a1", "a2"]
+            assert uow.aefi.list_for_lot("PENTA", "OLD1") == []
+            assert [r.id for r in uow.aefi.list_for_facility("HN-BD-S1")] == ["a1", "a3"]
+            assert uow.aefi.get("a1").severity is Severity.SERIOUS
+            record_outcome(uow, "a1", Outcome.RECOVERED, at=NOW, by="bs.minh")
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            assert uow.aefi.get("a1") == _report(
+                "a1", "dn", severity=Severity.SERIOUS, outcome=Outcome.RECOVERED
+            )
+            assert [e.action for e in uow.audit.list_for("aefi", "a1")] == ["report", "outcome"]
+
+    def test_bad_reports_are_refused(self, backend: Backend) -> None:
+        self._setup(backend)
+        with backend.unit_of_work() as uow:
+            with pytest.raises(NotFoundError):
+                report_aefi(uow, _report("b1", "missing"), **_WHEN)
+            early = _report("b2", "dn", onset=_ONSET - dt.timedelta(days=30))
+            with pytest.raises(ValidationError) as info:
+                report_aefi(uow, early, **_WHEN)
+            assert info.value.field == "onset"
+            report_aefi(uow, _report("b3", "dn"), **_WHEN)
+            with pytest.raises(ConflictError):
+                uow.aefi.add(_report("b3", "dn2"))
+            with pytest.raises(ConflictError):
+                uow.aefi.update(_report("b3", "dn2"))
+            uow.commit()
+        with pytest.raises(ValidationError) as info:
+            _report("b4", "dn", description=" ")
+        assert info.value.field == "description"
+        with backend.unit_of_work() as uow:
+            assert [r.id for r in uow.aefi.list_for_facility("HN-BD-S1")] == ["b3"]
+
+    def test_reports_are_scoped(self, backend: Backend) -> None:
+        self.require("supports_scoping")
+        self._setup(backend)
+        with backend.unit_of_work() as uow:
+            report_aefi(uow, _report("s1", "ds"), **_WHEN)
+            report_aefi(uow, _report("n1", "dn"), **_WHEN)
+            uow.commit()
+        with backend.unit_of_work(scope="HN") as uow:
+            assert [r.id for r in uow.aefi.list_for_lot("PENTA", "L001")] == ["n1"]
+            assert uow.aefi.list_for_facility("HCM-Q1") == []
+            with pytest.raises(ScopeError):
+                uow.aefi.get("s1")
+            with pytest.raises(ScopeError):
+                report_aefi(uow, _report("s2", "ds"), **_WHEN)
+            with pytest.raises(ScopeError):
+                uow.aefi.update(_report("s1", "ds", outcome=Outcome.DIED))
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            assert uow.aefi.get("s1").outcome is Outcome.RECOVERING
+            assert [r.id for r in uow.aefi.list_for_lot("PENTA", "L001")] == ["n1", "s1"]

@@ -1,4 +1,4 @@
-"""The SQL merge repository (see :class:`immreg.ports.MergeRepository`).
+"""The registry feature's SQL repositories: merges, dose verifications, AEFI reports.
 
 Merge records are stored whole as JSON (:mod:`immreg.serialization`) in
 ``registry_merges``; retiring a subject deletes its row and residences, and moving doses
@@ -9,21 +9,37 @@ transaction.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import sqlalchemy as sa
 
-from immreg.backends.sqlalchemy.registry_tables import registry_merges
+from immreg.backends.sqlalchemy.queries import subject_in_scope
+from immreg.backends.sqlalchemy.registry_tables import (
+    registry_aefi,
+    registry_merges,
+    registry_verifications,
+)
 from immreg.backends.sqlalchemy.tables import doses, residences, subjects
 from immreg.errors import ConflictError, NotFoundError
-from immreg.registry.records import MergeRecord
+from immreg.registry.records import (
+    AefiReport,
+    DoseVerification,
+    MergeRecord,
+    Outcome,
+    Severity,
+    VerificationStatus,
+)
 from immreg.serialization import dumps, loads
 
 if TYPE_CHECKING:
     from immreg.backends.sqlalchemy.uow import SqlAlchemyUnitOfWork
 
-__all__ = ["SqlAlchemyMergeRepository"]
+__all__ = [
+    "SqlAlchemyAefiRepository",
+    "SqlAlchemyDoseVerificationRepository",
+    "SqlAlchemyMergeRepository",
+]
 
 _select_merge = sa.select(registry_merges.c.record).where(
     registry_merges.c.id == sa.bindparam("id")
@@ -158,3 +174,189 @@ class SqlAlchemyMergeRepository:
             self._uow.doses.get(dose_id)
         if dose_ids:
             self._uow.run(_move_doses, {"ids": list(dose_ids), "to": to_subject_id})
+
+
+_v = registry_verifications
+_select_verification = sa.select(_v).where(_v.c.dose_id == sa.bindparam("dose_id"))
+_select_verifications_for_subject = (
+    sa.select(_v)
+    .join(doses, doses.c.id == _v.c.dose_id)
+    .where(doses.c.subject_id == sa.bindparam("subject_id"))
+    .order_by(_v.c.dose_id)
+)
+_delete_verification = sa.delete(_v).where(_v.c.dose_id == sa.bindparam("dose_id"))
+
+
+def _verification(row: sa.Row[Any]) -> DoseVerification:
+    return DoseVerification(
+        dose_id=row.dose_id,
+        status=VerificationStatus(row.status),
+        evidence=row.evidence,
+        by=row.by,
+        at=row.at,
+    )
+
+
+class SqlAlchemyDoseVerificationRepository:
+    """Dose verifications in SQL (see :class:`immreg.ports.DoseVerificationRepository`).
+
+    Args:
+        uow: The unit of work whose connection it uses.
+    """
+
+    def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
+        self._uow = uow
+
+    def put(self, verification: DoseVerification) -> None:
+        """Store or replace the dose's verification status.
+
+        Raises:
+            NotFoundError: No such dose.
+            ScopeError: The dose's subject is outside the scope.
+        """
+        self._uow.doses.get(verification.dose_id)
+        self._uow.run(_delete_verification, {"dose_id": verification.dose_id})
+        self._uow.run(
+            sa.insert(_v),
+            {
+                "dose_id": verification.dose_id,
+                "status": verification.status.value,
+                "evidence": verification.evidence,
+                "by": verification.by,
+                "at": verification.at,
+            },
+        )
+
+    def find(self, dose_id: str) -> DoseVerification | None:
+        """The dose's verification status, or ``None``.
+
+        Raises:
+            ScopeError: The dose's subject is outside the scope.
+        """
+        row = self._uow.run(_select_verification, {"dose_id": dose_id}).first()
+        if row is None:
+            return None
+        self._uow.doses.get(dose_id)
+        return _verification(row)
+
+    def list_for_subject(self, subject_id: str) -> list[DoseVerification]:
+        """Verifications of the subject's doses, by dose id.
+
+        Raises:
+            ScopeError: The subject is outside the scope.
+        """
+        self._uow.doses.list_for_subject(subject_id)
+        rows = self._uow.run(_select_verifications_for_subject, {"subject_id": subject_id})
+        return [_verification(r) for r in rows]
+
+
+_a = registry_aefi
+_select_aefi = sa.select(_a).where(_a.c.id == sa.bindparam("id"))
+_update_aefi = (
+    sa.update(_a)
+    .where(_a.c.id == sa.bindparam("b_id"))
+    .values(
+        onset=sa.bindparam("onset"),
+        severity=sa.bindparam("severity"),
+        outcome=sa.bindparam("outcome"),
+        description=sa.bindparam("description"),
+        reported_by=sa.bindparam("reported_by"),
+    )
+)
+_aefi_with_dose = sa.select(_a).join(doses, doses.c.id == _a.c.dose_id)
+_aefi_order = (_a.c.onset, _a.c.id)
+_aefi_for_lot = _aefi_with_dose.where(
+    doses.c.product_code == sa.bindparam("product_code"),
+    doses.c.lot_number == sa.bindparam("lot_number"),
+)
+_aefi_for_facility = _aefi_with_dose.where(doses.c.facility_id == sa.bindparam("facility_id"))
+
+
+def _aefi_row(report: AefiReport) -> dict[str, Any]:
+    return {
+        "id": report.id,
+        "dose_id": report.dose_id,
+        "onset": report.onset,
+        "severity": report.severity.value,
+        "outcome": report.outcome.value,
+        "description": report.description,
+        "reported_by": report.reported_by,
+    }
+
+
+def _aefi(row: sa.Row[Any]) -> AefiReport:
+    return AefiReport(
+        id=row.id,
+        dose_id=row.dose_id,
+        onset=row.onset,
+        severity=Severity(row.severity),
+        outcome=Outcome(row.outcome),
+        description=row.description,
+        reported_by=row.reported_by,
+    )
+
+
+class SqlAlchemyAefiRepository:
+    """AEFI reports in SQL (see :class:`immreg.ports.AefiRepository`).
+
+    Args:
+        uow: The unit of work whose connection it uses.
+    """
+
+    def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
+        self._uow = uow
+
+    def add(self, report: AefiReport) -> None:
+        """Store a new report.
+
+        Raises:
+            NotFoundError: The dose does not exist.
+            ScopeError: The dose's subject is outside the scope.
+            ConflictError: A report with the same id exists.
+        """
+        self._uow.doses.get(report.dose_id)
+        if self._uow.run(self._uow.insert_ignore(_a), _aefi_row(report)).rowcount == 0:
+            raise ConflictError(f"AEFI report {report.id!r} exists already")
+
+    def get(self, report_id: str) -> AefiReport:
+        """Return a report.
+
+        Raises:
+            NotFoundError: No such report.
+            ScopeError: The dose's subject is outside the scope.
+        """
+        row = self._uow.run(_select_aefi, {"id": report_id}).first()
+        if row is None:
+            raise NotFoundError("AEFI report", report_id)
+        self._uow.doses.get(row.dose_id)
+        return _aefi(row)
+
+    def update(self, report: AefiReport) -> None:
+        """Replace a report (same id and dose).
+
+        Raises:
+            NotFoundError: No such report.
+            ScopeError: The dose's subject is outside the scope.
+            ConflictError: The dose differs.
+        """
+        old = self.get(report.id)
+        if old.dose_id != report.dose_id:
+            raise ConflictError(f"AEFI report {report.id!r} is about another dose")
+        row = _aefi_row(report)
+        row["b_id"] = row.pop("id")
+        del row["dose_id"]
+        self._uow.run(_update_aefi, row)
+
+    def _list(self, stmt: sa.Select[Any], params: dict[str, Any]) -> list[AefiReport]:
+        if self._uow.scope is not None:
+            stmt = stmt.where(subject_in_scope(doses.c.subject_id))
+            params = {**params, "scope": self._uow.scope}
+        return [_aefi(r) for r in self._uow.run(stmt.order_by(*_aefi_order), params)]
+
+    def list_for_lot(self, product_code: str, lot_number: str) -> list[AefiReport]:
+        """Reports on doses of one lot, by onset then id (out-of-scope ones left out)."""
+        return self._list(_aefi_for_lot, {"product_code": product_code, "lot_number": lot_number})
+
+    def list_for_facility(self, facility_id: str) -> list[AefiReport]:
+        """Reports on doses given at one facility, by onset then id (out of scope left out)."""
+        return self._list(_aefi_for_facility, {"facility_id": facility_id})

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from immreg.backends.sqlalchemy.tables import NAME_LENGTH, UtcDateTime, id_type, metadata
 
-__all__ = ["registry_merges"]
+__all__ = ["registry_aefi", "registry_merges", "registry_verifications"]
 
 registry_merges = sa.Table(
     "registry_merges",
@@ -25,4 +25,31 @@ registry_merges = sa.Table(
     sa.Column("record", sa.Text, nullable=False),
     sa.Index("ix_registry_merges_survivor", "survivor_id"),
     sa.Index("ix_registry_merges_absorbed", "absorbed_id"),
+)
+
+# One row per verified-or-not historical dose. subject_id is the dose's (for Citus
+# co-location with doses; a merge that moves doses moves their verifications' too).
+registry_verifications = sa.Table(
+    "registry_verifications",
+    metadata,
+    sa.Column("dose_id", id_type(), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("evidence", sa.String(NAME_LENGTH), nullable=True),
+    sa.Column("by", sa.String(NAME_LENGTH), nullable=False),
+    sa.Column("at", UtcDateTime(), nullable=False),
+)
+
+# AEFI reports are rare: listings per lot or facility join the dose by its key rather than
+# copying its lot and facility here, so a corrected dose moves its reports with it.
+registry_aefi = sa.Table(
+    "registry_aefi",
+    metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("dose_id", id_type(), nullable=False),
+    sa.Column("onset", UtcDateTime(), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("description", sa.String(500), nullable=False),
+    sa.Column("reported_by", sa.String(NAME_LENGTH), nullable=False),
+    sa.Index("ix_registry_aefi_dose", "dose_id"),
 )

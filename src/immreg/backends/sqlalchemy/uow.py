@@ -22,7 +22,11 @@ from immreg.backends.sqlalchemy.messaging import (
     SqlAlchemyDueSummaryRepository,
     SqlAlchemyOutboxRepository,
 )
-from immreg.backends.sqlalchemy.registry import SqlAlchemyMergeRepository
+from immreg.backends.sqlalchemy.registry import (
+    SqlAlchemyAefiRepository,
+    SqlAlchemyDoseVerificationRepository,
+    SqlAlchemyMergeRepository,
+)
 from immreg.backends.sqlalchemy.reports import SqlAlchemyReportRepository
 from immreg.backends.sqlalchemy.stock import SqlAlchemyStockLedger
 from immreg.backends.sqlalchemy.tables import doses as doses_table
@@ -35,9 +39,11 @@ from immreg.backends.sqlalchemy.tables import (
 from immreg.errors import BackendError, ConflictError, ImmregError, NotFoundError, ScopeError
 from immreg.model import AdministeredDose, AuditEntry, Lot, OrgUnit, Subject, VaccineProduct
 from immreg.ports import (
+    AefiRepository,
     AuditRepository,
     CatalogueRepository,
     DoseRepository,
+    DoseVerificationRepository,
     DueSummaryRepository,
     LotRepository,
     MergeRepository,
@@ -505,6 +511,8 @@ class SqlAlchemyUnitOfWork:
     audit: AuditRepository
     stock: StockLedgerRepository
     merges: MergeRepository
+    verifications: DoseVerificationRepository
+    aefi: AefiRepository
     due: DueSummaryRepository
     outbox: OutboxRepository
     scope: str | None
@@ -523,6 +531,8 @@ class SqlAlchemyUnitOfWork:
         self.audit = SqlAlchemyAuditRepository(self)
         self.stock = SqlAlchemyStockLedger(self)
         self.merges = SqlAlchemyMergeRepository(self)
+        self.verifications = SqlAlchemyDoseVerificationRepository(self)
+        self.aefi = SqlAlchemyAefiRepository(self)
         self.reports = SqlAlchemyReportRepository(self)
         self.due = SqlAlchemyDueSummaryRepository(self)
         self.outbox = SqlAlchemyOutboxRepository(self)

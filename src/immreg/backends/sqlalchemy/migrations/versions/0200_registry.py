@@ -1,4 +1,4 @@
-"""The registry feature: merge records (immreg.registry.merge).
+"""The registry feature: merge records, historical dose verifications, AEFI reports.
 
 Revision ID: 0200
 Revises: 0001
@@ -25,7 +25,7 @@ def _id() -> sa.types.TypeEngine[str]:
 
 
 def upgrade() -> None:
-    """Create the merge records table."""
+    """Create the registry feature's tables."""
     op.create_table(
         "registry_merges",
         sa.Column("id", _id(), primary_key=True),
@@ -38,8 +38,29 @@ def upgrade() -> None:
     )
     op.create_index("ix_registry_merges_survivor", "registry_merges", ["survivor_id"])
     op.create_index("ix_registry_merges_absorbed", "registry_merges", ["absorbed_id"])
+    op.create_table(
+        "registry_verifications",
+        sa.Column("dose_id", _id(), primary_key=True),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("evidence", sa.String(100), nullable=True),
+        sa.Column("by", sa.String(100), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_table(
+        "registry_aefi",
+        sa.Column("id", _id(), primary_key=True),
+        sa.Column("dose_id", _id(), nullable=False),
+        sa.Column("onset", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("severity", sa.String(16), nullable=False),
+        sa.Column("outcome", sa.String(32), nullable=False),
+        sa.Column("description", sa.String(500), nullable=False),
+        sa.Column("reported_by", sa.String(100), nullable=False),
+    )
+    op.create_index("ix_registry_aefi_dose", "registry_aefi", ["dose_id"])
 
 
 def downgrade() -> None:
-    """Drop the merge records table."""
+    """Drop the registry feature's tables."""
+    op.drop_table("registry_aefi")
+    op.drop_table("registry_verifications")
     op.drop_table("registry_merges")
