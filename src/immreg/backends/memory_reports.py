@@ -8,6 +8,7 @@ the SQL backend must give the same numbers (checked by
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from immreg.indicators import ReportSpec, Tally, leaf_tallies
@@ -24,14 +25,20 @@ class MemoryReportRepository:
     def __init__(self, uow: MemoryUnitOfWork) -> None:
         self._uow = uow
 
-    def leaf_tallies(self, spec: ReportSpec) -> dict[str, Tally]:
+    def leaf_tallies(
+        self, spec: ReportSpec, *, units: Collection[str] | None = None
+    ) -> dict[str, Tally]:
         """Tallies per org unit the data is attached to (residence or facility)."""
         uow = self._uow
         guard = uow.scope_guard
         subjects = [s for s in uow.subjects._rows.values() if guard.admits(s)]
-        return leaf_tallies(
+        tallies = leaf_tallies(
             spec,
             subjects,
             uow.doses._rows.values(),
             uow.catalogue.list_products(),
         )
+        if units is None:
+            return tallies
+        wanted = set(units)
+        return {u: t for u, t in tallies.items() if u in wanted}

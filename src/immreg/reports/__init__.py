@@ -124,10 +124,14 @@ def build_report(
     if within is not None:
         below = tree.subtree(within, on=day)
         units = [u for u in units if u.id in below]
-    leaves = uow.reports.leaf_tallies(spec)
     wanted = [u.id for u in units]
-    if within is not None:
+    if within is None:
+        leaves = uow.reports.leaf_tallies(spec)
+    else:
         wanted.append(within)
+        # Only the leaves under ``within`` are computed: a province's report by commune
+        # does not count the whole country.
+        leaves = uow.reports.leaf_tallies(spec, units=tree.subtree(within, on=day))
     merged = rollup(leaves, tree, on=day, units=wanted)
     rows = tuple(
         ReportRow(u.id, u.name, u.level.value, merged[u.id], targets.get(u.id)) for u in units

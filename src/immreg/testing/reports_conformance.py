@@ -231,6 +231,11 @@ class ReportRepositoryContract(ContractBase):
         got = uow.reports.leaf_tallies(spec)
         got = {u: t for u, t in got.items() if t != Tally.empty()}
         assert got == expected
+        # Restricted to some units: the same values, for those units only.
+        some = {"A1", "A1-S", "B1-S", UNASSIGNED}
+        part = uow.reports.leaf_tallies(spec, units=some)
+        part = {u: t for u, t in part.items() if t != Tally.empty()}
+        assert part == {u: t for u, t in expected.items() if u in some}
 
     def test_hand_counted_report(self, backend: Backend) -> None:
         self._world(backend)

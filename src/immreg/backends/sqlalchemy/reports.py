@@ -12,10 +12,12 @@ conformance suite checks that both give the same tallies.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from immreg.backends.sqlalchemy import reports_tables  # noqa: F401  (registers the indexes)
 from immreg.backends.sqlalchemy.tables import doses, residences, subjects
 from immreg.indicators import (
     DTP,
@@ -47,14 +49,17 @@ class SqlAlchemyReportRepository:
         ids = sorted(self._uow.subtree())
         return sa.select(residences.c.subject_id).where(residences.c.org_unit_id.in_(ids))
 
-    def leaf_tallies(self, spec: ReportSpec) -> dict[str, Tally]:
+    def leaf_tallies(
+        self, spec: ReportSpec, *, units: Collection[str] | None = None
+    ) -> dict[str, Tally]:
         """Tallies per org unit the data is attached to (residence or facility)."""
         codes = spec.codes_by_antigen(self._uow.catalogue.list_products())
         admitted = self._admitted_subjects()
+        wanted = None if units is None else sorted(set(units))
         out: dict[str, dict[str, int]] = {}
         for unit, key, value in [
-            *self._cohort_rows(spec, codes, admitted),
-            *self._dose_rows(spec, codes, admitted),
+            *self._cohort_rows(spec, codes, admitted, wanted),
+            *self._dose_rows(spec, codes, admitted, wanted),
         ]:
             if value:
                 c = out.setdefault(unit, {})
@@ -66,6 +71,7 @@ class SqlAlchemyReportRepository:
         spec: ReportSpec,
         codes: dict[str, frozenset[str]],
         admitted: sa.Select[Any] | None,
+        wanted: list[str] | None,
     ) -> list[tuple[str, str, int]]:
         # Stage 1: one row per child with its dose count per antigen up to as_of.
         live = sa.and_(
@@ -98,6 +104,12 @@ class SqlAlchemyReportRepository:
         )
         if admitted is not None:
             child = child.where(subjects.c.id.in_(admitted))
+        if wanted is not None:
+            # On the residence column itself, so that its index finds the children.
+            here: sa.ColumnElement[bool] = residences.c.org_unit_id.in_(wanted)
+            if UNASSIGNED in wanted:
+                here = sa.or_(here, residences.c.org_unit_id.is_(None))
+            child = child.where(here)
         c = child.subquery("child")
         n = {a: c.c[f"n{i}"] for i, (a, _) in enumerate(spec.antigens)}
 
@@ -133,8 +145,15 @@ class SqlAlchemyReportRepository:
         spec: ReportSpec,
         codes: dict[str, frozenset[str]],
         admitted: sa.Select[Any] | None,
+        wanted: list[str] | None,
     ) -> list[tuple[str, str, int]]:
         rows: list[tuple[str, str, int]] = []
+        given_here = None
+        if wanted is not None:
+            # Children who had a dose at one of the units: only their histories need
+            # numbering (ix_doses_facility_date finds them).
+            here = doses.alias("here")
+            given_here = sa.select(here.c.subject_id).where(here.c.facility_id.in_(wanted))
         for antigen, highest in spec.antigens:
             if not codes[antigen]:
                 continue
@@ -153,12 +172,16 @@ class SqlAlchemyReportRepository:
             )
             if admitted is not None:
                 numbered = numbered.where(doses.c.subject_id.in_(admitted))
+            if given_here is not None:
+                numbered = numbered.where(doses.c.subject_id.in_(given_here))
             d = numbered.subquery("numbered")
             stmt = (
                 sa.select(d.c.facility_id, d.c.k, sa.func.count())
                 .where(d.c.date >= spec.period_start, d.c.k <= highest)
                 .group_by(d.c.facility_id, d.c.k)
             )
+            if wanted is not None:
+                stmt = stmt.where(d.c.facility_id.in_(wanted))
             result: Any = self._uow.run(stmt)
             for facility, k, count in result:
                 rows.append((facility, doses_key(antigen, int(k)), int(count)))
