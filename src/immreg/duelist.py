@@ -245,6 +245,7 @@ def build_due_list(
     window_end = session_date + dt.timedelta(days=window_days)
     by_group: dict[str, list[DueEntry]] = {}
     needs: dict[str, set[str]] = {}
+    chosen: dict[tuple[str, ...], str | None] = {}  # the product for each vaccine list
     for row in rows:
         s = row.summary
         if s.earliest > session_date or s.recommended > window_end:
@@ -256,7 +257,10 @@ def build_due_list(
         if s.past_due is not None and s.past_due <= session_date:
             overdue = (session_date - s.past_due).days
             status = DueStatus.DEFAULTER if overdue >= defaulter_days else DueStatus.OVERDUE
-        product = next((v for v in s.vaccines if v in products), None)
+        if s.vaccines in chosen:
+            product = chosen[s.vaccines]
+        else:
+            product = chosen[s.vaccines] = next((v for v in s.vaccines if v in products), None)
         entry = DueEntry(
             s.subject_id,
             row.name,
@@ -355,13 +359,14 @@ def reminder_key(subject_id: str, day: dt.date, kind: ReminderKind, episode: str
     return f"rem:{subject_id}:{day.isoformat()}:{kind.value}:{digest}"
 
 
-def _kind_on(day: dt.date, as_of: dt.date, policy: ReminderPolicy) -> ReminderKind | None:
-    if as_of == day:
+def _kind_on(ahead: int, policy: ReminderPolicy) -> ReminderKind | None:
+    # ``ahead``: days from the planning day to the due day (negative once it has passed).
+    if ahead == 0:
         return ReminderKind.SESSION_DAY
-    if day - dt.timedelta(days=policy.days_before) <= as_of < day:
+    if 0 < ahead <= policy.days_before:
         return ReminderKind.BEFORE
-    first_missed = day + dt.timedelta(days=policy.missed_after_days)
-    if first_missed <= as_of <= first_missed + dt.timedelta(days=policy.missed_window_days):
+    late = -ahead - policy.missed_after_days
+    if 0 <= late <= policy.missed_window_days:
         return ReminderKind.MISSED
     return None
 
@@ -419,10 +424,10 @@ def plan_reminders(
         ):
             day = session_date
         days.setdefault(day, []).append(s)
-    not_before = policy.quiet_hours.next_allowed(at)
+    today = as_of.toordinal()
     out = []
     for day, items in days.items():
-        kind = _kind_on(day, as_of, policy)
+        kind = _kind_on(day.toordinal() - today, policy)
         if kind is None:
             continue
         episode = episode_of((s.vaccine_group, s.dose_number) for s in items)
@@ -441,7 +446,7 @@ def plan_reminders(
                 to=to,
                 body=body,
                 created_at=at,
-                not_before=not_before,
+                not_before=policy.quiet_hours.next_allowed(at),
                 subject_id=subject.id,
                 episode=episode,
                 kind=kind.value,

@@ -12,7 +12,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 revision: str = "0300"
 down_revision: str | None = "0001"
@@ -23,10 +22,6 @@ depends_on: str | Sequence[str] | None = None
 # Types spelled out, as in 0001: a migration keeps creating what it created when written.
 def _id(length: int = 64) -> sa.types.TypeEngine[str]:
     return sa.String(length).with_variant(sa.String(length, collation="C"), "postgresql")
-
-
-def _json() -> sa.types.TypeEngine[Any]:
-    return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def _instant() -> sa.types.TypeEngine[Any]:
@@ -44,7 +39,7 @@ def upgrade() -> None:
         sa.Column("recommended", sa.Date, nullable=False),
         sa.Column("past_due", sa.Date, nullable=True),
         sa.Column("latest", sa.Date, nullable=True),
-        sa.Column("vaccines", _json(), nullable=False),
+        sa.Column("vaccines", sa.Text, nullable=False),
     )
     op.create_table(
         "outbox",
