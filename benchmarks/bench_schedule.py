@@ -241,6 +241,22 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
             best=round(max(rates), 1),
             time="cpu",
         )
+    if name == "vn-epi-2026":
+        # The composed pack (each circular in force on its dates; effective-dated rules),
+        # lean mode only: informational.
+        composed = load_schedule("vn-epi")
+        rates = _rates(composed, lambda k, s: vn_children(k, seed=s), forecast_many, n, rounds)
+        yield record(
+            "schedule.vn-epi.forecast_many",
+            "subjects_per_s",
+            median(rates),
+            "subjects/s",
+            target=None,
+            n=n,
+            rounds=rounds,
+            best=round(max(rates), 1),
+            time="cpu",
+        )
     data = _cdsi_dir() / "supporting-data-4.64"
     if not data.is_dir():
         return

@@ -18,6 +18,7 @@ give identical assessments.
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from typing import NamedTuple
 
 from immreg.schedule.dates import Duration, add
@@ -133,10 +134,10 @@ class _Target:
         "age",
         "allowable",
         "any_age",
-        "dated_ages",
+        "epoch_rules",
+        "epochs",
         "inadvertent",
         "intervals",
-        "iv_dates",
         "number",
         "offered",
         "offered_always",
@@ -150,13 +151,13 @@ class _Target:
     def __init__(self) -> None:
         self.number = 0
         self.rule_id = ""
-        # The age rule; with several or dated rules, dated_ages instead holds
-        # (effective, cessation, rule) and the one in effect is picked (CDSi 4.6 §3.3).
         self.age: _Age | None = None
-        self.dated_ages: tuple[tuple[dt.date | None, dt.date | None, _Age], ...] = ()
         self.intervals: tuple[_Iv, ...] = ()
-        # Per interval (effective, cessation, priority), when any interval is dated.
-        self.iv_dates: tuple[tuple[dt.date | None, dt.date | None, bool], ...] = ()
+        # With dated age rules or intervals (CDSi 4.6 §3.3), the sorted dates where the
+        # rules in effect change, and per period between them (bisect_right's index) the
+        # age rule, intervals and interval priority in effect; else both empty.
+        self.epochs: tuple[dt.date, ...] = ()
+        self.epoch_rules: tuple[tuple[_Age | None, tuple[_Iv, ...], bool], ...] = ()
         self.season_start: dt.date | None = None
         # vaccine -> ((begin, end, mvx), ...) for preferable, (begin, end) for allowable.
         self.preferable: dict[str, tuple[tuple[int, int, str | None], ...]] = {}
@@ -370,15 +371,16 @@ def _compile_antigen(
             )
             for a in t.ages
         )
-        if len(t.ages) == 1 and not (t.ages[0].effective or t.ages[0].cessation):
-            ct.age = rules[0]
-        elif t.ages:
-            ct.dated_ages = tuple(
-                (a.effective, a.cessation, r) for a, r in zip(t.ages, rules, strict=True)
-            )
+        ct.age = rules[0] if rules else None
         ct.intervals = tuple(_interval(iv) for iv in t.intervals)
-        if any(iv.effective or iv.cessation for iv in t.intervals):
-            ct.iv_dates = tuple((iv.effective, iv.cessation, iv.priority) for iv in t.intervals)
+        dated = [(a.effective, a.cessation) for a in t.ages]
+        dated += [(iv.effective, iv.cessation) for iv in t.intervals]
+        ct.epochs = tuple(sorted({d for pair in dated for d in pair if d is not None}))
+        if ct.epochs:
+            ct.epoch_rules = tuple(
+                _rules_on(t, rules, ct.intervals, on)
+                for on in (MIN_DATE, *ct.epochs)  # each period's first day
+            )
         ct.season_start = t.season_start
         ct.preferable = _rules(compiled, t.preferable_vaccines)
         ct.any_age = frozenset(
@@ -663,8 +665,11 @@ def run(
             reasons: list[str] | None = None
             first_rule = ""
             grace = False
-            # §3.3: the age rule in effect on the dose date.
-            age = _pick(target.dated_ages, date) if target.dated_ages else target.age
+            # §3.3: the age rule (and intervals) in effect on the dose date.
+            if target.epochs:
+                age, intervals, _ = target.epoch_rules[bisect_right(target.epochs, date)]
+            else:
+                age, intervals = target.age, target.intervals
             if age is not None:
                 a_abs, a_min, a_max, _, _, a_rule = age
                 if a_max is not None and date >= ages[a_max]:
@@ -676,9 +681,6 @@ def run(
                 elif a_min is not None and date < ages[a_min]:
                     grace = True
             if ev is None:
-                intervals = target.intervals
-                if target.iv_dates:
-                    intervals = _in_effect(intervals, target.iv_dates, date)[0]
                 # §6.5: every preferable interval (no allowable ones here: a failure stands).
                 for (
                     abs_td,
@@ -826,7 +828,10 @@ def run(
         reason = "min_age"
         decided = target.rule_id
         # §3.3: the age rule and intervals in effect on the assessment date.
-        age = _pick(target.dated_ages, as_of) if target.dated_ages else target.age
+        if target.epochs:
+            age, intervals, priority = target.epoch_rules[bisect_right(target.epochs, as_of)]
+        else:
+            age, intervals, priority = target.age, target.intervals, target.priority
         f_min = f_max = f_rec = f_late = None
         f_rule = ""
         if age is not None:
@@ -836,10 +841,6 @@ def run(
             decided = f_rule
         rec_ints: dt.date | None = None
         late_ints: dt.date | None = None
-        intervals = target.intervals
-        priority = target.priority
-        if target.iv_dates:
-            intervals, priority = _in_effect(intervals, target.iv_dates, as_of)
         for (
             _,
             _,
@@ -966,26 +967,30 @@ def run(
     return (fc,), fc, evals
 
 
-def _pick(dated: tuple[tuple[dt.date | None, dt.date | None, _Age], ...], on: dt.date) -> _Age:
-    """CDSi 4.6 §3.3: the age rule in effect on a date (else the first one)."""
-    for effective, cessation, age in dated:
-        if (effective is None or effective <= on) and (cessation is None or on < cessation):
-            return age
-    return dated[0][2]
-
-
-def _in_effect(
-    intervals: tuple[_Iv, ...],
-    dates: tuple[tuple[dt.date | None, dt.date | None, bool], ...],
-    on: dt.date,
-) -> tuple[tuple[_Iv, ...], bool]:
-    """§3.3: the intervals in effect on a date, and whether all have priority."""
+def _rules_on(
+    target: SeriesDose, rules: tuple[_Age, ...], intervals: tuple[_Iv, ...], on: dt.date
+) -> tuple[_Age | None, tuple[_Iv, ...], bool]:
+    """CDSi 4.6 §3.3: the age rule (the first in effect, else the first), the intervals
+    in effect, and whether they all have priority, on a date."""
+    age = rules[0] if rules else None
+    for rule, compiled_rule in zip(target.ages, rules, strict=True):
+        if _effective(rule.effective, rule.cessation, on):
+            age = compiled_rule
+            break
     kept = [
-        (iv, priority)
-        for iv, (effective, cessation, priority) in zip(intervals, dates, strict=True)
-        if (effective is None or effective <= on) and (cessation is None or on < cessation)
+        (iv, compiled_iv)
+        for iv, compiled_iv in zip(target.intervals, intervals, strict=True)
+        if _effective(iv.effective, iv.cessation, on)
     ]
-    return tuple(iv for iv, _ in kept), bool(kept) and all(p for _, p in kept)
+    return (
+        age,
+        tuple(c for _, c in kept),
+        bool(kept) and all(iv.priority for iv, _ in kept),
+    )
+
+
+def _effective(effective: dt.date | None, cessation: dt.date | None, on: dt.date) -> bool:
+    return (effective is None or effective <= on) and (cessation is None or on < cessation)
 
 
 def _dose_number(targets: tuple[_Target, ...], sat_at: list[dt.date | None]) -> int:
