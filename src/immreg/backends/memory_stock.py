@@ -56,6 +56,11 @@ class MemoryStockLedger:
         self.pending: list[StockEvent] = []
         self._by_id: dict[str, StockEvent] = {}
         self._delta: dict[_Key, int] = {}
+        # The committed balance of each key when this unit of work first read or changed
+        # it: at commit a key changed meanwhile by another unit of work is a conflict, as a
+        # REPEATABLE READ transaction on PostgreSQL gets on writing a row changed since its
+        # snapshot (so a count or a decrement never rests on a stale balance).
+        self._seen: dict[_Key, int] = {}
 
     def _find(self, event_id: str) -> StockEvent | None:
         return self._by_id.get(event_id) or self._store.by_id.get(event_id)
@@ -103,7 +108,8 @@ class MemoryStockLedger:
     def balance(self, facility_id: str, product_code: str, lot_number: str) -> int:
         """Doses on hand of one lot at one facility."""
         key = (facility_id, product_code, lot_number)
-        return self._store.balances.get(key, 0) + self._delta.get(key, 0)
+        committed = self._seen.setdefault(key, self._store.balances.get(key, 0))
+        return committed + self._delta.get(key, 0)
 
     def balances(
         self,
@@ -188,8 +194,8 @@ class MemoryStockLedger:
 
         Raises:
             ConflictError: An event id or a reversal was committed by another unit of work,
-                or another unit of work took stock this one counted on (as a concurrent
-                writer's serialization failure does on PostgreSQL).
+                or another unit of work changed a balance this one changes (as a
+                concurrent writer's serialization failure does on PostgreSQL).
         """
         store = self._store
         for e in self.pending:
@@ -197,11 +203,11 @@ class MemoryStockLedger:
                 raise ConflictError(f"stock event {e.id!r} was appended by another unit of work")
             if e.reverses is not None and e.reverses in store.reversed_by:
                 raise ConflictError(f"stock event {e.reverses!r} was reversed meanwhile")
-        for key, delta in self._delta.items():
-            if store.balances.get(key, 0) + delta < 0:
+        for key in self._delta:
+            if store.balances.get(key, 0) != self._seen[key]:
                 raise ConflictError(
-                    f"another unit of work took stock of {key[1]} lot {key[2]} at {key[0]}"
-                    "; nothing was kept"
+                    f"another unit of work changed the stock of {key[1]} lot {key[2]}"
+                    f" at {key[0]}; nothing was kept"
                 )
 
     def apply(self) -> None:

@@ -208,6 +208,34 @@ class StockLedgerContract(ContractBase):
             assert uow.stock.balance("HN-BD-S1", "PENTA", "L001") == 0
             assert [e.id for e in uow.stock.events()] == ["e1", "t1"]
 
+    def test_a_change_resting_on_a_stale_balance_conflicts(self, backend: Backend) -> None:
+        self.require("supports_concurrent_writers")
+        with backend.unit_of_work() as uow:
+            uow.stock.append(event("e1", 10))
+            uow.commit()
+        first = backend.unit_of_work().__enter__()
+        second = backend.unit_of_work().__enter__()
+        try:
+            book = first.stock.balance("HN-BD-S1", "PENTA", "L001")  # a count starts
+            second.stock.append(event("t1", -3, kind=EventKind.ISSUE))
+            second.commit()
+
+            def book_the_count() -> None:
+                counted = event(
+                    "c1", 8 - book, kind=EventKind.COUNT, reason=WastageReason.COUNT_DIFFERENCE
+                )
+                first.stock.append(counted)
+                first.commit()
+
+            with pytest.raises(ConflictError):
+                book_the_count()
+        finally:
+            first.__exit__(None, None, None)
+            second.__exit__(None, None, None)
+        with backend.unit_of_work() as uow:
+            assert uow.stock.balance("HN-BD-S1", "PENTA", "L001") == 7
+            assert uow.stock.find_event("c1") is None
+
     hypothesis_stateful_examples: ClassVar[int] = 20
 
     def test_random_sequences_keep_the_books(self, backend: Backend) -> None:
