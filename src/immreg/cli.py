@@ -14,6 +14,8 @@ This is the only module that reads ``argv`` and environment variables. Commands:
   report and lot recalls (see :mod:`immreg.cli_stock`).
 * ``immreg report coverage|dropout|summary URL``: indicator reports by level, org unit,
   period and cohort (see :mod:`immreg.cli_reports`).
+* ``immreg simulate --births N --out DIR``: a synthetic birth cohort through a schedule,
+  scenarios side by side as CSV, Parquet and PNG (see :mod:`immreg.simulate.cli`).
 
 Errors are printed as ``error: FIELD: MESSAGE`` on stderr with exit status 2.
 """
@@ -124,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     from immreg.cli_reports import add_report_commands
 
     add_report_commands(sub)  # report coverage|dropout|summary
+
+    from immreg.simulate.cli import add_simulate_command
+
+    add_simulate_command(sub)  # simulate (numpy is imported only when it runs)
     return parser
 
 

@@ -18,9 +18,21 @@ Everything is reproducible from a seed; nothing reads the clock.
 
 from __future__ import annotations
 
-from immreg.simulate.behaviour import VIETNAM, BehaviourModel, DoseBehaviour
-from immreg.simulate.cohort import CohortResult, EngineCheck, check_against_engine, simulate_cohort
-from immreg.simulate.plan import Plan, PlannedEvent, plan_for
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from immreg.simulate.behaviour import VIETNAM, BehaviourModel, DoseBehaviour
+    from immreg.simulate.cohort import (
+        CohortResult,
+        EngineCheck,
+        check_against_engine,
+        simulate_cohort,
+    )
+    from immreg.simulate.country import SyntheticCountry, load_country, synthetic_country
+    from immreg.simulate.plan import Plan, PlannedEvent, plan_for
+    from immreg.simulate.report import compare, write_report
+    from immreg.simulate.scenarios import move_vaccine
 
 __all__ = [
     "VIETNAM",
@@ -30,7 +42,41 @@ __all__ = [
     "EngineCheck",
     "Plan",
     "PlannedEvent",
+    "SyntheticCountry",
     "check_against_engine",
+    "compare",
+    "load_country",
+    "move_vaccine",
     "plan_for",
     "simulate_cohort",
+    "synthetic_country",
+    "write_report",
 ]
+
+# Names are imported on first use, so that ``immreg simulate --help`` and the rest of immreg
+# work without numpy; using one without the ``simulate`` extra raises ImportError then.
+_HOME = {
+    "VIETNAM": "behaviour",
+    "BehaviourModel": "behaviour",
+    "DoseBehaviour": "behaviour",
+    "CohortResult": "cohort",
+    "EngineCheck": "cohort",
+    "check_against_engine": "cohort",
+    "simulate_cohort": "cohort",
+    "SyntheticCountry": "country",
+    "load_country": "country",
+    "synthetic_country": "country",
+    "Plan": "plan",
+    "PlannedEvent": "plan",
+    "plan_for": "plan",
+    "compare": "report",
+    "write_report": "report",
+    "move_vaccine": "scenarios",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'immreg.simulate' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"immreg.simulate.{module}"), name)

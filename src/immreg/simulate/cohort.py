@@ -42,6 +42,7 @@ __all__ = [
     "CohortResult",
     "EngineCheck",
     "check_against_engine",
+    "resolve_schedule",
     "simulate_cohort",
 ]
 
@@ -259,8 +260,27 @@ def _check_int(name: str, value: object, low: int, high: int) -> int:
     return value
 
 
+def resolve_schedule(schedule: Schedule | str) -> Schedule:
+    """A schedule, or the one a spec names (``"vn-epi"``).
+
+    Raises:
+        ValidationError: ``schedule`` names no schedule (field ``schedule``).
+    """
+    if isinstance(schedule, Schedule):
+        return schedule
+    if not isinstance(schedule, str) or not schedule:
+        raise ValidationError("schedule", "must be a Schedule or a pack name such as 'vn-epi'")
+    from immreg.errors import NotFoundError
+    from immreg.schedule import load_schedule
+
+    try:
+        return load_schedule(schedule)
+    except NotFoundError as e:
+        raise ValidationError("schedule", f"{schedule!r} names no schedule ({e})") from None
+
+
 def simulate_cohort(
-    schedule: Schedule,
+    schedule: Schedule | str,
     *,
     births: int,
     start: dt.date,
@@ -280,7 +300,8 @@ def simulate_cohort(
     are judged against its target doses in order, as the engine does.
 
     Args:
-        schedule: The schedule (e.g. ``load_schedule("vn-epi")``).
+        schedule: The schedule, or a spec for :func:`immreg.schedule.load_schedule`
+            (``"vn-epi"``).
         births: Number of children (0 to 20,000,000).
         start: First birth date.
         seed: Seed of every random draw.
@@ -304,7 +325,7 @@ def simulate_cohort(
         raise ValidationError("start", "must be between 1970-01-01 and 2150-12-31")
     if not isinstance(behaviour, BehaviourModel):
         raise ValidationError("behaviour", "must be a BehaviourModel")
-    plan = plan_for(schedule, horizon_months=horizon_months)
+    plan = plan_for(resolve_schedule(schedule), horizon_months=horizon_months)
     total = len(plan.events) * 2 + 1
     rng = _stream(seed, "births")
     first = day_number(start)
