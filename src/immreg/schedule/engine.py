@@ -1361,6 +1361,9 @@ def _assess(
             fc = out[1]
             if fc is not None:
                 outcomes.append(_series_outcome(series, fc))
+            antigen_name = antigen.name
+            group_name = series.vaccine_group
+            series_name = series.name
             for position, status, reason, rule_id, target, reasons in out[2]:
                 rec_f = recs_f[position]
                 evaluations.append(
@@ -1368,9 +1371,9 @@ def _assess(
                         rec_f[3],
                         DoseEvaluation(
                             rec_f[2].id,
-                            antigen.name,
-                            series.vaccine_group,
-                            series.name,
+                            antigen_name,
+                            group_name,
+                            series_name,
                             target,
                             status,
                             reason,
@@ -1427,10 +1430,10 @@ def _assess(
     if not full:
         return tuple(forecasts)
     # Dose order (positions follow dates), then antigen order: the sort is stable.
-    evaluations.sort(key=_first)
+    evaluations.sort(key=_FIRST)
     return Assessment(
         as_of=as_of,
-        evaluations=tuple(e for _, e in evaluations),
+        evaluations=tuple(map(_SECOND, evaluations)),
         forecasts=tuple(forecasts),
         series=tuple(outcomes),
     )
@@ -1468,8 +1471,8 @@ def _series_outcome(series: Series, fc: _BestForecast) -> SeriesOutcome:
 _SETTLED_SERIES: dict[tuple[str, _BestForecast], SeriesOutcome] = {}
 
 
-def _first(item: tuple[int, DoseEvaluation]) -> int:
-    return item[0]
+_FIRST = operator.itemgetter(0)
+_SECOND = operator.itemgetter(1)
 
 
 def evaluate(
