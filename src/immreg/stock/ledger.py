@@ -583,8 +583,15 @@ def receive_shipment(
             as_of=as_of,
         )
     )
+    # A receipt that was reversed may be booked again: each booking gets ids of its own.
+    earlier = [
+        e
+        for e in uow.stock.events(transfer_id=transfer_id, kind=EventKind.TRANSFER_IN)
+        if e.reverses is None
+    ]
+    suffix = f"-{len(earlier) + 1}" if earlier else ""
     booked_in = _event(
-        id=f"{transfer_id}:in",
+        id=f"{transfer_id}:in{suffix}",
         kind=EventKind.TRANSFER_IN,
         quantity=shipment.shipped,
         counterpart_id=shipment.source_id,
@@ -596,7 +603,7 @@ def receive_shipment(
     events = [booked_in]
     if received < shipment.shipped:
         loss = _event(
-            id=f"{transfer_id}:loss",
+            id=f"{transfer_id}:loss{suffix}",
             kind=EventKind.WASTAGE,
             quantity=received - shipment.shipped,
             reason=loss_reason,
@@ -678,8 +685,8 @@ def reverse(
         if s is not None and s.received:
             raise ValidationError("event_id", "the shipment was received: reverse that first")
     if original.kind is EventKind.TRANSFER_IN and original.transfer_id is not None:
-        loss = uow.stock.find_event(f"{original.transfer_id}:loss")
-        if loss is not None and uow.stock.reversal_of(loss.id) is None:
+        losses = uow.stock.events(transfer_id=original.transfer_id, kind=EventKind.WASTAGE)
+        if any(e.reverses is None and uow.stock.reversal_of(e.id) is None for e in losses):
             raise ValidationError("event_id", "reverse the shipment's transit loss first")
     if uow.stock.reversal_of(event_id) is not None:
         raise ConflictError(f"stock event {event_id!r} is reversed already")

@@ -542,6 +542,30 @@ class StockServicesContract(ContractBase):
                     uow, transfer_id="T1", received=40, date=AS_OF, as_of=AS_OF, by="t"
                 )
 
+    def test_a_wrong_receipt_of_a_shipment_is_undone_and_booked_again(
+        self, backend: Backend
+    ) -> None:
+        self.test_a_short_shipment_is_wasted_at_the_destination(backend)
+        with backend.unit_of_work() as uow:
+            with pytest.raises(ValidationError, match="transit loss first"):
+                ledger.reverse(uow, event_id="T1:in", reversal_id="u1", date=AS_OF,
+                               as_of=AS_OF, by="t")  # fmt: skip
+            with pytest.raises(ValidationError, match="received"):
+                ledger.reverse(uow, event_id="T1:out", reversal_id="u0", date=AS_OF,
+                               as_of=AS_OF, by="t")  # fmt: skip
+            for eid in ("T1:loss", "T1:in"):
+                ledger.reverse(uow, event_id=eid, reversal_id=f"undo-{eid}", date=AS_OF,
+                               as_of=AS_OF, by="t")  # fmt: skip
+            assert [s.in_transit for s in ledger.in_transit(uow)] == [40]
+            booked = ledger.receive_shipment(
+                uow, transfer_id="T1", received=40, date=AS_OF, as_of=AS_OF, by="t"
+            )
+            assert [e.id for e in booked] == ["T1:in-2"]
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            assert uow.stock.balance("HN-BD", "PENTA", "L001") == 40
+            assert ledger.in_transit(uow) == []
+
     def test_bad_input_names_the_field(self, backend: Backend) -> None:
         self.seed(backend)
         with backend.unit_of_work() as uow:
