@@ -99,3 +99,18 @@ def test_generator_is_deterministic() -> None:
     s = synthetic.Settings(households=50, seed=3)
     assert synthetic.generate(s) == synthetic.generate(s)
     assert len(synthetic.org_units(s)) == s.communes + 1
+
+
+def test_the_batch_filter_agrees_with_the_score() -> None:
+    # The batch skips name comparisons when they cannot lift a pair to the threshold; it
+    # must keep exactly the pairs the full score keeps.
+    import random
+
+    pop = synthetic.generate(synthetic.Settings(households=300, communes=3, seed=11))
+    records = [dedup.match_record(s) for s in pop.subjects]
+    rng = random.Random(1)
+    pairs = [(rng.choice(records), rng.choice(records)) for _ in range(3000)]
+    pairs += [(r, r) for r in records[:50]]
+    for threshold in (-10.0, 0.0, 8.0, dedup.DEFAULT_THRESHOLD, 30.0):
+        for a, b in pairs:
+            assert dedup._reaches(a, b, threshold) == (dedup.score(a, b) >= threshold)

@@ -79,7 +79,8 @@ _WEIGHTS: Mapping[str, Mapping[Level, float]] = {
     "middle_name": {
         Level.EXACT: _w(0.85, 0.15),
         Level.CLOSE: _w(0.10, 0.05),
-        Level.DIFFERENT: _w(0.05, 0.80),
+        # A duplicate rarely has a wholly different middle name (a typo leaves it close).
+        Level.DIFFERENT: _w(0.02, 0.80),
     },
     "given_name": {
         Level.EXACT: _w(0.85, 0.02),
@@ -93,10 +94,12 @@ _WEIGHTS: Mapping[str, Mapping[Level, float]] = {
         Level.DIFFERENT: _w(0.02, 0.99),
     },
     "sex": {Level.EXACT: _w(0.98, 0.5), Level.DIFFERENT: _w(0.02, 0.5)},
+    # Mothers' names are drawn from the same few family, middle and given names, so two
+    # different mothers often share one exactly in a large population.
     "mother_name": {
-        Level.EXACT: _w(0.85, 0.02),
-        Level.CLOSE: _w(0.10, 0.02),
-        Level.DIFFERENT: _w(0.05, 0.96),
+        Level.EXACT: _w(0.85, 0.04),
+        Level.CLOSE: _w(0.10, 0.03),
+        Level.DIFFERENT: _w(0.02, 0.96),
     },
     # Siblings share their caregivers' phones, so a shared phone says "same household"
     # more than "same person"; phones also change often.
@@ -143,7 +146,7 @@ class MatchRecord:
         lo, hi = sorted((b.day, b.month))
         keys: list[tuple[object, ...]] = [
             (0, b.year, lo, hi, self.sex.value, self.given[:1]),
-            (1, self.family, self.given, b.year),
+            (1, self.family, self.given, self.sex.value, b.year),
         ]
         keys.extend((2, p) for p in sorted(self.phones))
         if self.mother:
@@ -279,6 +282,7 @@ def compare(a: MatchRecord, b: MatchRecord) -> CandidatePair:
     )
     mother = _mother_level(a.mother, b.mother)
     add("mother_name", mother, f"{a.mother!r} / {b.mother!r}")
+    levels = tuple(e.level for e in evidence)
     # Phone and commune are household facts: given the same mother they say little more
     # (siblings share both), so they then count a third of their weight.
     household = mother in (Level.EXACT, Level.CLOSE)
@@ -286,13 +290,13 @@ def compare(a: MatchRecord, b: MatchRecord) -> CandidatePair:
     note = " (same mother: counted at a third)" if household else ""
     add("phone", _set_level(a.phones, b.phones), "a caregiver's phone in common" + note, share)
     add("commune", _set_level(a.communes, b.communes), "a residence in common" + note, share)
-    if given is Level.DIFFERENT and mother in (Level.EXACT, Level.CLOSE):
+    if _siblings(levels):
         evidence.append(
             Evidence(
                 "siblings",
                 Level.DIFFERENT,
                 SIBLING_PENALTY,
-                "same mother, different given names: siblings or twins",
+                "same mother, different names or sexes: siblings or twins",
             )
         )
     score = round(sum(e.weight for e in evidence), 2)
@@ -314,6 +318,21 @@ def _levels(a: MatchRecord, b: MatchRecord) -> tuple[Level, ...]:
 
 
 _FIELDS = tuple(_WEIGHTS)
+_AGREE = (Level.EXACT, Level.CLOSE)
+
+
+def _siblings(levels: tuple[Level, ...]) -> bool:
+    # Levels in _FIELDS order. Children of one mother whose given names differ, or whose
+    # given name is close but middle name differs ("Minh Lan" / "Thu Lâm"), or whose sexes
+    # differ, are siblings or twins: one person's two records differ in one name at most.
+    _, middle, given, _, sex, mother = levels[:6]
+    if mother not in _AGREE:
+        return False
+    return (
+        given is Level.DIFFERENT
+        or (given is Level.CLOSE and middle is Level.DIFFERENT)
+        or (sex is Level.DIFFERENT and given is not Level.EXACT)
+    )
 
 
 def score(a: MatchRecord, b: MatchRecord) -> float:
@@ -325,9 +344,32 @@ def score(a: MatchRecord, b: MatchRecord) -> float:
         if level is not Level.MISSING:
             w = _WEIGHTS[field][level]
             total += round(w * HOUSEHOLD_SHARE, 2) if household and i >= 6 else w
-    if household and levels[2] is Level.DIFFERENT:
+    if _siblings(levels):
         total += SIBLING_PENALTY
     return round(total, 2)
+
+
+_NAMES_MAX = sum(_WEIGHTS[f][Level.EXACT] for f in ("family_name", "middle_name", "given_name"))
+
+
+def _reaches(a: MatchRecord, b: MatchRecord, threshold: float) -> bool:
+    # The batch's filter: the fields that need no string comparison first, and the names
+    # (the costly part) only when their best case could still reach the threshold.
+    mother = _mother_level(a.mother, b.mother)
+    share = HOUSEHOLD_SHARE if mother in _AGREE else 1.0
+    partial = _WEIGHTS["birth_date"][_date_level(a.birth_date, b.birth_date)]
+    partial += _WEIGHTS["sex"][Level.EXACT if a.sex is b.sex else Level.DIFFERENT]
+    if mother is not Level.MISSING:
+        partial += _WEIGHTS["mother_name"][mother]
+    for field, level in (
+        ("phone", _set_level(a.phones, b.phones)),
+        ("commune", _set_level(a.communes, b.communes)),
+    ):
+        if level is not Level.MISSING:
+            partial += round(_WEIGHTS[field][level] * share, 2)
+    if partial + _NAMES_MAX < threshold:
+        return False
+    return score(a, b) >= threshold
 
 
 def find_duplicates(
@@ -368,7 +410,7 @@ def find_duplicates(
             if _compared_before(keys[i], keys[j], key):
                 continue
             a, b = recs[i], recs[j]
-            if score(a, b) >= threshold:
+            if _reaches(a, b, threshold):
                 yield compare(a, b)
 
 
