@@ -21,6 +21,12 @@ MODULES = [
     "immreg.testing.strategies",
     "immreg.testing.conformance",
     "immreg.testing.machines",
+    "immreg.duelist",
+    "immreg.messaging",
+    "immreg.outreach",
+    "immreg.backends.gateways",
+    "immreg.testing.messaging_conformance",
+    "immreg.testing.messaging_strategies",
 ]
 
 

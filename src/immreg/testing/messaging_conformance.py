@@ -43,10 +43,12 @@ from immreg.services import FixedClock, Registry
 from immreg.testing import messaging_strategies as ms
 
 __all__ = [
+    "NOW",
     "DueSummaryRepositoryContract",
     "MessagingContractBase",
     "OutboxRepositoryContract",
     "OutreachContract",
+    "child",
 ]
 
 _TZ = dt.timezone(dt.timedelta(hours=7))
