@@ -98,3 +98,23 @@ def test_bad_arguments_are_refused_with_the_field(
 ) -> None:
     assert main(["simulate", "--out", str(tmp_path), "--no-progress", *extra]) == 2
     assert f"error: {message}" in capsys.readouterr().err
+
+
+def test_the_compare_scenarios_example_runs(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "compare_scenarios.py"
+    out = subprocess.run(
+        [sys.executable, str(example), "3000", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout.splitlines()
+    assert out[0] == "engine check: 0.000 pp on 300 children"
+    moved = [line for line in out if line.startswith("Rubella 1 at 18 months")]
+    assert len(moved) == 1
+    before, after = (float(x.rstrip("%")) for x in moved[0].split(": ")[1].split(" -> "))
+    assert before < 10.0 < 60.0 < after
+    assert (tmp_path / "out" / "coverage_12_24.png").exists()
