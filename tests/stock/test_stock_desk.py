@@ -80,3 +80,22 @@ def test_desk_policies() -> None:
         "HN-BD-S1", "PENTA", start=dt.date(2026, 3, 25), end=dt.date(2026, 4, 5)
     )
     assert out == 3  # the 2nd, 3rd and 4th
+
+
+def test_supply_links_follow_the_tree_unless_configured() -> None:
+    backend = open_backend("memory://")
+    SEED.store(backend)
+    reg = Registry(backend, clock=FixedClock(NOW), user="kho")
+    reg.stock.receive("r1", "HCM", SEED.lots[0], doses=50)
+    tree_only = ledger.SupplyLinks()
+    with pytest.raises(ValidationError, match="supplied by HN, not HCM"):
+        reg.stock.ship("T1", "HCM", "HN-BD", "PENTA", "L001", 5, links=tree_only)
+    links = ledger.SupplyLinks(overrides={"HN-BD": "HCM"})
+    reg.stock.ship("T1", "HCM", "HN-BD", "PENTA", "L001", 5, links=links)
+    with backend.unit_of_work() as uow:
+        from immreg.orgunits import OrgTree
+
+        tree = OrgTree(uow.org_units.list_all())
+        assert tree_only.supplier(tree, "HN-BD-S1", on=NOW.date()) == "HN-BD"
+        assert links.supplier(tree, "HN-BD", on=NOW.date()) == "HCM"
+        assert [s.destination_id for s in ledger.in_transit(uow)] == ["HN-BD"]
