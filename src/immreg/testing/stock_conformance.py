@@ -25,9 +25,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from immreg.errors import ConflictError, StockError, ValidationError
 from immreg.model import Lot
 from immreg.ports import Backend, UnitOfWork
+from immreg.services import FixedClock, Registry
 from immreg.stock import ledger
 from immreg.stock.model import EventKind, StockEvent, WastageReason
-from immreg.testing.conformance import AS_OF, SEED, ContractBase, dose, subject
+from immreg.testing.conformance import AS_OF, NOW, SEED, ContractBase, dose, subject
 
 __all__ = ["LedgerMachine", "StockLedgerContract", "StockServicesContract", "event"]
 
@@ -256,7 +257,7 @@ _LOTS = ("L001", "L002")
 
 
 class LedgerMachine(RuleBasedStateMachine):
-    """Random ledger operations against one backend, checked against plain sums.
+    """Random ledger operations and doses against one backend, checked against plain sums.
 
     The examples share one backend (a fresh database per example would cost seconds): each
     example works on two lots of its own, named after a random prefix that its event ids
@@ -279,6 +280,11 @@ class LedgerMachine(RuleBasedStateMachine):
         self.gone = 0
         self.event_ids: list[str] = []
         self.shipments: list[str] = []
+        self.doses: list[str] = []
+        self.subject_id = f"p{self.prefix}"
+        with self.backend.unit_of_work() as uow:
+            uow.subjects.add(subject(self.subject_id))
+            uow.commit()
 
     def _id(self) -> str:
         return f"{self.prefix}-{next(self.n)}"
@@ -392,14 +398,69 @@ class LedgerMachine(RuleBasedStateMachine):
             ledger.reverse(uow, event_id=eid, reversal_id=rid, date=_DAY, as_of=AS_OF, by="t")
 
         if self._do(change):
-            if original.kind is EventKind.RECEIPT:
-                self.entered -= original.quantity
-            elif original.kind is EventKind.TRANSFER_OUT:
+            if original.kind is EventKind.TRANSFER_OUT:
                 assert original.transfer_id is not None
                 self.shipments.remove(original.transfer_id)
+            elif original.quantity > 0:
+                self.entered -= original.quantity
             else:
                 self.gone += original.quantity  # quantity is negative: less gone
             self.event_ids.remove(eid)
+
+    @rule(facility=st.sampled_from(_FACILITIES), lot=st.integers(0, 1), counted=st.integers(0, 40))
+    def count(self, facility: str, lot: int, counted: int) -> None:
+        """A physical count books its difference from the book."""
+        eid = self._id()
+
+        def change(uow: UnitOfWork) -> None:
+            ledger.count(
+                uow, event_id=eid, facility_id=facility, product_code="PENTA",
+                lot_number=self.lots[lot], counted=counted,
+                reason=WastageReason.COUNT_DIFFERENCE, date=_DAY, as_of=AS_OF, by="t",
+            )  # fmt: skip
+
+        if self._do(change):
+            with self.backend.unit_of_work() as uow:
+                booked = uow.stock.find_event(eid)
+            assert booked is not None
+            if booked.quantity > 0:
+                self.entered += booked.quantity
+            else:
+                self.gone -= booked.quantity
+            if booked.quantity:
+                self.event_ids.append(eid)
+
+    @rule(facility=st.sampled_from(_FACILITIES), lot=st.integers(0, 1))
+    def give_dose(self, facility: str, lot: int) -> None:
+        """A dose recorded at the point of care takes one dose of its lot, or is refused."""
+        did = self._id()
+        registry = Registry(self.backend, clock=FixedClock(NOW), user="t")
+        try:
+            registry.record_dose(
+                dose(did, self.subject_id, product="PENTA", facility=facility,
+                     lot=self.lots[lot], day=_DAY)
+            )  # fmt: skip
+        except StockError:
+            with self.backend.unit_of_work() as uow:
+                assert uow.doses.find(did) is None  # nothing of the dose was kept
+            return
+        with self.backend.unit_of_work() as uow:
+            taken = uow.stock.find_event(f"dose:{did}:v1")
+        if taken is not None:
+            self.gone += 1
+            self.doses.append(did)
+
+    @rule(data=st.data())
+    def void_dose(self, data: st.DataObject) -> None:
+        """Voiding a dose puts its dose back."""
+        if not self.doses:
+            return
+        did = data.draw(st.sampled_from(self.doses))
+        Registry(self.backend, clock=FixedClock(NOW), user="t").void_dose(
+            did, expected_version=1, reason="Nhập nhầm"
+        )
+        self.gone -= 1
+        self.doses.remove(did)
 
     @rule(n=st.integers(1, 50))
     def rolled_back(self, n: int) -> None:
