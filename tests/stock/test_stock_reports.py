@@ -212,3 +212,31 @@ def test_open_vials_are_drawn_from_and_discarded_when_their_rule_runs_out(
             ledger.open_vial(uow, event_id="v9", facility_id="HN-BD-S1", product_code="BCG",
                              lot_number="B1", at=opened_at, as_of=AS_OF, by="t")  # fmt: skip
         assert e.value.field == "lot_number"
+
+
+def test_needs_from_the_ledger(backend: Backend) -> None:
+    bcg = Lot("BCG", "B1", dt.date(2027, 1, 1))  # 20 doses a vial
+    old = Lot("BCG", "B0", dt.date(2026, 3, 1))
+    with backend.unit_of_work() as uow:
+        ledger.receive(uow, event_id="r1", facility_id="HN-BD-S1", lot=bcg, doses=100,
+                       date=dt.date(2026, 1, 5), as_of=AS_OF, by="t")  # fmt: skip
+        ledger.receive(uow, event_id="r0", facility_id="HN-BD-S1", lot=old, doses=20,
+                       date=dt.date(2026, 1, 5), as_of=AS_OF, by="t")  # fmt: skip
+        ledger.record_wastage(uow, event_id="w1", facility_id="HN-BD-S1", product_code="BCG",
+                              lot_number="B1", doses=15, reason=WastageReason.OPEN_VIAL_LIMIT,
+                              date=dt.date(2026, 2, 10), as_of=AS_OF, by="t")  # fmt: skip
+        for i in range(5):
+            uow.subjects.add(subject(f"n{i}"))
+        uow.commit()
+    reg = Registry(backend, clock=FixedClock(NOW), user="t")
+    for i in range(5):
+        reg.record_dose(dose(f"dn{i}", f"n{i}", product="BCG", lot="B1", day=dt.date(2026, 2, 9)))
+    with backend.unit_of_work() as uow:
+        need = reports.estimate_needs(
+            uow, "HN-BD-S1", "BCG", target_population=30, doses_per_person=1, as_of=AS_OF
+        )
+    # February: 5 given, 15 wasted -> rate 0.75, factor 4; 30 x 4 = 120, buffer 30,
+    # usable on hand 80 (lot B0 expired on 1 March): 70 -> 4 vials of 20 = 80.
+    assert need.wastage_factor == pytest.approx(4.0)
+    assert (need.on_hand, need.buffer, need.needed) == (80, 30, 80)
+    assert reports.usage_rate(used=20, administered=5) == pytest.approx(0.25)

@@ -21,10 +21,12 @@ from immreg.stock.model import EventKind, KindTotal, WastageReason
 __all__ = [
     "MonthlyStockReport",
     "NeedsEstimate",
+    "estimate_needs",
     "merge",
     "monthly_report",
     "needs_estimate",
     "on_hand",
+    "usage_rate",
     "wastage_factor",
     "wastage_rate",
 ]
@@ -185,6 +187,12 @@ def wastage_rate(*, used: int, administered: int) -> float:
     return (used - administered) / used
 
 
+def usage_rate(*, used: int, administered: int) -> float:
+    """WHO vaccine usage rate: ``administered / used``, the complement of the wastage rate
+    (1 when nothing was used)."""
+    return 1.0 - wastage_rate(used=used, administered=administered)
+
+
 def wastage_factor(rate: float) -> float:
     """WHO wastage factor ``1 / (1 - rate)`` (WHO/V&B/03.18): doses to supply per dose given.
 
@@ -259,3 +267,51 @@ def merge(reports: Iterable[MonthlyStockReport]) -> MonthlyStockReport | None:
     for r in reports:
         out = r if out is None else out + r
     return out
+
+
+def estimate_needs(
+    uow: UnitOfWork,
+    facility_id: str,
+    product_code: str,
+    *,
+    target_population: int,
+    doses_per_person: int,
+    as_of: dt.date,
+    history_months: int = 12,
+    buffer_fraction: float = 0.25,
+) -> NeedsEstimate:
+    """A facility's needs from its own ledger: WHO wastage factor of its last months, usable
+    stock on hand, and the product's vial size (see :func:`needs_estimate`).
+
+    The wastage rate is that of the ``history_months`` whole months before ``as_of``'s month
+    (summed, then the WHO formula); with no history it is 0. Stock of lots expired on
+    ``as_of`` does not count as on hand.
+
+    Raises:
+        NotFoundError: No such product.
+    """
+    product = uow.catalogue.get_product(product_code)
+    month = as_of.replace(day=1)
+    used = administered = 0
+    for _ in range(history_months):
+        month = (month - dt.timedelta(days=1)).replace(day=1)
+        r = monthly_report(uow, facility_id, month=month).get(product_code)
+        if r is not None:
+            used += r.administered + r.wasted
+            administered += r.administered
+    rate = wastage_rate(used=used, administered=administered)
+    usable = 0
+    for b in uow.stock.balances(facility_ids=[facility_id], product_code=product_code):
+        lot = uow.lots.find(product_code, b.lot_number)
+        if lot is None or lot.expiry >= as_of:
+            usable += b.quantity
+    return needs_estimate(
+        facility_id=facility_id,
+        product_code=product_code,
+        target_population=target_population,
+        doses_per_person=doses_per_person,
+        wastage_factor=wastage_factor(min(rate, 0.99)),
+        on_hand=usable,
+        doses_per_vial=product.doses_per_vial,
+        buffer_fraction=buffer_fraction,
+    )
