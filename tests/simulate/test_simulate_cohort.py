@@ -184,3 +184,28 @@ def test_a_schedule_with_rules_the_fast_path_does_not_simulate_is_refused() -> N
     with pytest.raises(ValidationError) as e:
         plan_for(attrs.evolve(schedule, conflicts=(conflict,)))
     assert e.value.field == "schedule"
+
+
+def test_months_until_is_the_first_age_that_reaches_the_day() -> None:
+    from immreg.simulate.plan import months_until
+
+    starts, days = [], []
+    for month in range(1, 13):
+        for dom in (1, 28, 29, 30, 31):
+            try:
+                born = dt.date(2028, month, dom)  # a leap year, so 29 February is there
+            except ValueError:
+                continue
+            for offset in range(0, 800, 3):
+                starts.append(day_number(born))
+                days.append(day_number(born) + offset)
+    start, day = np.array(starts), np.array(days)
+    reached = np.stack([add_duration(start, parse_duration(f"{m} months")) for m in range(28)])
+    assert months_until(start, day).tolist() == (reached < day).sum(axis=0).tolist()
+
+
+def test_coverage_counts_follow_their_definition() -> None:
+    result = simulate_cohort("vn-epi", births=4_000, start=dt.date(2027, 1, 31), seed=8)
+    months = [0, 1, 2, 3, 6, 12, 13, 18, 24]
+    rows = result.coverage(months)
+    assert [(r["vaccinated"], r["alive"]) for r in rows] == result._coverage_by_masks(months)

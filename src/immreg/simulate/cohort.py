@@ -35,6 +35,7 @@ from immreg.simulate.plan import (
     add_duration,
     day_number,
     from_day_number,
+    months_until,
     plan_for,
 )
 
@@ -120,14 +121,27 @@ class CohortResult:
             ``age_months``, ``vaccinated``, ``alive`` and ``coverage_pct`` (3 decimals).
         """
         months = list(range(self.plan.horizon_months + 1)) if ages_months is None else ages_months
-        ages = _Ages(self.birth)
-        alive = {m: self._alive(ages, m) for m in months}
+        if any(isinstance(m, bool) or not isinstance(m, int) or m < 0 for m in months):
+            raise ValidationError("ages_months", "must be whole numbers of months, 0 or more")
+        top = max(months, default=0) + 1
+        # Counting by age in whole months: a dose given on day w counts at every age
+        # m >= months_until(birth, w), a child is alive at every age m < months_until(birth,
+        # death); so the vaccinated living at m are those with m* <= m < d*, counted for
+        # every age at once with two cumulative histograms (cost per child, not per age).
+        dead_at = np.where(
+            self.death >= 0, np.minimum(months_until(self.birth, self.death), top), top
+        )
+        alive_by_age = self.size - np.cumsum(np.bincount(dead_at, minlength=top + 1))
         rows: list[dict[str, Any]] = []
         for group, antigen, dose, when in self._series():
+            got_at = np.where(
+                when >= 0, np.minimum(months_until(self.birth, np.maximum(when, 0)), top), top
+            )
+            reached = np.cumsum(np.bincount(got_at, minlength=top + 1))
+            lost = np.cumsum(np.bincount(np.maximum(got_at, dead_at), minlength=top + 1))
             for m in months:
-                on = ages.at(Duration(months=m))
-                got = int(np.count_nonzero((when >= 0) & (when <= on) & alive[m]))
-                n = int(np.count_nonzero(alive[m]))
+                got = int(reached[m] - lost[m])
+                n = int(alive_by_age[m])
                 rows.append(
                     {
                         "scenario": self.scenario,
@@ -141,6 +155,18 @@ class CohortResult:
                     }
                 )
         return rows
+
+    def _coverage_by_masks(self, months: list[int]) -> list[tuple[int, int]]:
+        # The definition of coverage(), written out directly (slow): for tests.
+        ages = _Ages(self.birth)
+        out = []
+        for _group, _antigen, _dose, when in self._series():
+            for m in months:
+                on = ages.at(Duration(months=m))
+                alive = self._alive(ages, m)
+                got = int(np.count_nonzero((when >= 0) & (when <= on) & alive))
+                out.append((got, int(np.count_nonzero(alive))))
+        return out
 
     def _series(self) -> Iterator[tuple[str, str, int, IntArray]]:
         groups: dict[str, list[str]] = {}
@@ -374,8 +400,9 @@ def simulate_cohort(
             prev = last.get(antigen)
             if prev is not None:
                 latest_member = np.maximum(latest_member, prev)
-                for iv in rules.intervals:
-                    step_by = iv.recommended or iv.minimum
+                # Effective-dated copies of one interval repeat its duration: add it once.
+                steps = {iv.recommended or iv.minimum for iv in rules.intervals}
+                for step_by in steps:
                     if step_by is not None:
                         due = np.where(
                             prev >= 0, np.maximum(due, add_duration(prev, step_by)), due
@@ -428,13 +455,17 @@ def _evaluate(
         valid = {t.number: np.full(n, _NONE, dtype=np.int64) for t in targets}
         for vaccine, dates in doses:
             has = dates >= 0
+            sums: dict[Duration, IntArray] = {}
             for ti, t in enumerate(targets):
                 # CDSi figure 4-6: skipped target doses are passed before the dose is judged.
                 at = has & (nxt == ti)
                 if at.any():
                     nxt = np.where(at & t.skipped(ages.at, dates), ti + 1, nxt)
+            # Each dose is judged against one target dose: the one each child was at
+            # before this dose (a dose that satisfies target k is not judged for k + 1).
+            current = nxt.copy()
             for ti, t in enumerate(targets):
-                at = has & (nxt == ti)
+                at = has & (current == ti)
                 if not at.any():
                     continue
                 # At or after the maximum age a dose is extraneous (CDSi 4.6 §6.2): it
@@ -442,11 +473,17 @@ def _evaluate(
                 maximum = t.age_date(ages.at, dates, "maximum")
                 at &= (maximum < 0) | (dates < maximum)
                 minimum = t.age_date(ages.at, dates, "minimum")
-                ok = at & ((minimum < 0) | (dates >= minimum)) & t.interval_ok(previous, dates)
+                ok = (
+                    at
+                    & ((minimum < 0) | (dates >= minimum))
+                    & t.interval_ok(previous, dates, sums)
+                )
                 if vaccine not in t.vaccines:
                     ok &= False
                 valid[t.number] = np.where(ok, dates, valid[t.number])
                 nxt = np.where(ok, ti + 1, nxt)
+                # Only these children's reference changes; the cached sums of the others
+                # (the next targets' children) stay right.
                 previous = np.where(at, dates, previous)
         for number, dates in valid.items():
             out[(antigen, number)] = dates

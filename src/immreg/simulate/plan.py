@@ -42,6 +42,7 @@ __all__ = [
     "add_duration",
     "day_number",
     "from_day_number",
+    "months_until",
     "plan_for",
 ]
 
@@ -96,6 +97,34 @@ def add_duration(days: IntArray, duration: Duration | None) -> IntArray:
     if duration.days:
         out = out + duration.days
     return out
+
+
+def months_until(start: IntArray, day: IntArray) -> IntArray:
+    """Per element, the fewest whole months ``m`` with ``start + m months >= day``.
+
+    "By age ``m`` months" (on or before the day ``start`` plus ``m`` months, CDSi date
+    arithmetic) holds exactly for ``m >= months_until(start, day)``. Requires
+    ``day >= start``.
+    """
+    month_of, day_of, month_start = _calendar()
+    s = np.clip(start, 0, month_of.shape[0] - 1)
+    d = np.clip(day, 0, month_of.shape[0] - 1)
+    dom = day_of[s]
+
+    def landed(months: IntArray) -> IntArray:
+        target = np.clip(month_of[s] + months, 0, month_start.shape[0] - 2)
+        first = month_start[target]
+        following = month_start[target + 1]
+        out: IntArray = np.where(dom < following - first, first + dom, following)
+        return out
+
+    # start + k months lands in day's month, or on the 1st of the month after when that
+    # month is too short (CALCDT-5): so k - 1 may already reach the day, and k + 1 is
+    # needed when k lands before it.
+    k = month_of[d] - month_of[s]
+    out = k + (landed(k) < day)
+    result: IntArray = out - ((k >= 1) & (landed(np.maximum(k - 1, 0)) >= day))
+    return result
 
 
 _CALENDAR: list[tuple[IntArray, IntArray, IntArray]] = []
@@ -211,14 +240,19 @@ class TargetRules:
             out = np.where(mask, ages(value) if value is not None else -1, out)
         return out
 
-    def interval_ok(self, previous: IntArray, on: IntArray) -> BoolArray:
+    def interval_ok(
+        self, previous: IntArray, on: IntArray, sums: dict[Duration, IntArray] | None = None
+    ) -> BoolArray:
         """Whether a dose on ``on`` meets every interval in effect from ``previous``.
 
         ``previous`` is ``-1`` where there is no earlier dose (no interval applies).
+        ``sums`` caches ``previous`` plus each duration across calls with the same
+        ``previous``.
         """
         ok = np.ones(on.shape, dtype=bool)
         has_previous = previous >= 0
-        sums: dict[Duration, IntArray] = {}
+        if sums is None:
+            sums = {}
         for rule in self.intervals:
             if rule.minimum is None:
                 continue
