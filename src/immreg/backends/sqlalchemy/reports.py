@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 
 __all__ = ["SqlAlchemyReportRepository"]
 
+# Children per statement when numbering a subtree's doses (well under the 32,766 bound
+# parameters SQLite allows and the 65,535 of PostgreSQL's protocol).
+_CHUNK = 5000
+
 
 class SqlAlchemyReportRepository:
     """Leaf tallies computed by the database (see :class:`immreg.ports.ReportRepository`)."""
@@ -148,12 +152,18 @@ class SqlAlchemyReportRepository:
         wanted: list[str] | None,
     ) -> list[tuple[str, str, int]]:
         rows: list[tuple[str, str, int]] = []
-        given_here = None
+        chunks: list[list[str] | None] = [None]
         if wanted is not None:
             # Children who had a dose at one of the units: only their histories need
-            # numbering (ix_doses_facility_date finds them).
-            here = doses.alias("here")
-            given_here = sa.select(here.c.subject_id).where(here.c.facility_id.in_(wanted))
+            # numbering. They are fetched first (ix_doses_facility_date finds them), then
+            # their doses in chunks through ix_doses_subject_id: as one statement,
+            # PostgreSQL 15 misjudged the list's size and hashed the whole doses table
+            # (5 s instead of a fraction of a second for a province).
+            here = sa.select(doses.c.subject_id).where(doses.c.facility_id.in_(wanted)).distinct()
+            ids = sorted(self._uow.run(here).scalars())
+            if not ids:
+                return rows
+            chunks = [ids[k : k + _CHUNK] for k in range(0, len(ids), _CHUNK)]
         pairs = sorted((code, a) for a, cs in codes.items() for code in cs)
         if not pairs:
             return rows
@@ -184,19 +194,22 @@ class SqlAlchemyReportRepository:
         )
         if admitted is not None:
             numbered = numbered.where(doses.c.subject_id.in_(admitted))
-        if given_here is not None:
-            numbered = numbered.where(doses.c.subject_id.in_(given_here))
-        d = numbered.subquery("numbered")
-        stmt = (
-            sa.select(d.c.facility_id, d.c.antigen, d.c.k, sa.func.count())
-            .where(d.c.date >= spec.period_start)
-            .group_by(d.c.facility_id, d.c.antigen, d.c.k)
-        )
-        if wanted is not None:
-            stmt = stmt.where(d.c.facility_id.in_(wanted))
         highest = dict(spec.antigens)
-        result: Any = self._uow.run(stmt)
-        for facility, antigen, k, count in result:
-            if int(k) <= highest[antigen]:
-                rows.append((facility, doses_key(antigen, int(k)), int(count)))
+        for chunk in chunks:
+            part = numbered
+            if chunk is not None:
+                # Whole histories per chunk of children, so the chunks' counts add up.
+                part = part.where(doses.c.subject_id.in_(chunk))
+            d = part.subquery("numbered")
+            stmt = (
+                sa.select(d.c.facility_id, d.c.antigen, d.c.k, sa.func.count())
+                .where(d.c.date >= spec.period_start)
+                .group_by(d.c.facility_id, d.c.antigen, d.c.k)
+            )
+            if wanted is not None:
+                stmt = stmt.where(d.c.facility_id.in_(wanted))
+            result: Any = self._uow.run(stmt)
+            for facility, antigen, k, count in result:
+                if int(k) <= highest[antigen]:
+                    rows.append((facility, doses_key(antigen, int(k)), int(count)))
         return rows
