@@ -12,11 +12,13 @@ the records show how report time grows with the number of doses.
 
 Records: ``national_by_province_s`` (target 2 s at 20M doses), ``province_by_commune_s``
 (target 0.5 s), with ``doses`` and ``children`` beside each value; ``load_rows_per_s``.
+``IMMREG_BENCH_REPORTS_CHILDREN`` (e.g. ``170000,850000``) sets the steps of the full run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -157,6 +159,9 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
     else:
         # 170,000 children ~ 2M doses; 850,000 ~ 10M; 1,700,000 ~ 20M.
         communes, steps, runs = 11_025, (170_000, 850_000, 1_700_000), 3
+        if os.environ.get("IMMREG_BENCH_REPORTS_CHILDREN"):
+            # e.g. "170000,850000" to stop before the 20M-dose step.
+            steps = tuple(int(x) for x in os.environ["IMMREG_BENCH_REPORTS_CHILDREN"].split(","))
     url, schema = _schema_url(base)
     try:
         backend = open_backend(url, create_schema=True)
@@ -172,8 +177,7 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
             started = time.perf_counter()
             with engine.begin() as conn:
                 rows = _load(conn, done + 1, children, communes)
-            with engine.connect() as conn:
-                conn.execute(sa.text("commit"))
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(sa.text("analyze subjects, residences, doses"))
             loaded = time.perf_counter() - started
             done = children
