@@ -2,22 +2,23 @@
 
 A real provider listens on loopback and counts deliveries per idempotency key; each run plans
 a batch of messages, starts the dispatcher as a subprocess, kills it (SIGKILL) after a random
-delay, then runs a dispatcher to completion (in the test's own process, to keep the test
-short: process start-up is most of its time). Every planned message must reach the provider,
-and the provider must count exactly one delivery per key, however often it was resent.
+delay, then runs a dispatcher to completion in the test's own process. Every planned message
+must reach the provider, and the provider must count exactly one delivery per key, however
+often it was resent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import _dispatcher_process
 import pytest
 from _sms_provider import TOKEN, running_provider
 
@@ -28,32 +29,36 @@ from immreg.services import LOCAL_TZ, FixedClock
 
 RUNS = 20
 PER_RUN = 20
-SCRIPT = Path(__file__).with_name("_dispatcher_process.py")
 PLANNED_AT = dt.datetime(2026, 5, 4, 8, 0, tzinfo=LOCAL_TZ)
 CLOCK = FixedClock(dt.datetime(2026, 5, 4, 10, 0, tzinfo=LOCAL_TZ))
 
 
-def _start(url: str, endpoint: str) -> subprocess.Popen[str]:
-    env = dict(os.environ)
-    proc = subprocess.Popen(
-        [sys.executable, str(SCRIPT), url, endpoint, TOKEN],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.strip() == "ready", proc.stderr.read() if proc.stderr else line
+def _start(ctx: Any, url: str, endpoint: str) -> Any:
+    """Start a dispatcher process; return it once it is connected."""
+    ready = ctx.Event()
+    proc = ctx.Process(target=_dispatcher_process.run, args=(url, endpoint, TOKEN, ready))
+    proc.start()
+    assert ready.wait(timeout=60), "the dispatcher did not start"
     return proc
 
 
 @pytest.mark.slow
-def test_sigkilled_dispatcher_neither_loses_nor_doubles(tmp_path: Path) -> None:
+def test_sigkilled_dispatcher_neither_loses_nor_doubles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = f"sqlite:///{tmp_path / 'outbox.db'}"
     backend = open_backend(url)
     rng = random.Random(20261122)
     interrupted = 0
+    # forkserver: one clean, single-threaded server imports immreg once and forks each
+    # dispatcher from it, so a process starts in milliseconds (a fresh interpreter: ~1 s).
+    # The server must find the helper module to preload it (it fails silently otherwise).
+    here = str(Path(__file__).parent)
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))
+    )
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["_dispatcher_process"])
     with running_provider(delay=0.005) as provider:
         for run in range(RUNS):
             keys = [f"run{run:02d}-msg{i:02d}" for i in range(PER_RUN)]
@@ -69,13 +74,13 @@ def test_sigkilled_dispatcher_neither_loses_nor_doubles(tmp_path: Path) -> None:
                         )
                     )
                 uow.commit()
-            victim = _start(url, provider.url)
+            victim = _start(ctx, url, provider.url)
             time.sleep(rng.uniform(0.0, 0.25))
             os.kill(victim.pid, signal.SIGKILL)
-            victim.communicate(timeout=30)
-            assert victim.returncode in (-signal.SIGKILL, 0)
+            victim.join(timeout=30)
+            assert victim.exitcode in (-signal.SIGKILL, 0)
             delivered_before = sum(provider.deliveries[k] for k in keys)
-            if 0 < delivered_before < PER_RUN and victim.returncode == -signal.SIGKILL:
+            if 0 < delivered_before < PER_RUN and victim.exitcode == -signal.SIGKILL:
                 interrupted += 1
             # The next dispatcher (here, in this process) finishes the batch.
             gateway = HttpSmsGateway(provider.url, token=TOKEN, timeout=5, backoff=0.01)
