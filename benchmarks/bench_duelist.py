@@ -111,7 +111,7 @@ def _timed(fn: Any, samples: int) -> list[float]:
 
 
 def _due_list(quick: bool) -> Iterator[dict[str, Any]]:
-    children = 300 if quick else 2_000
+    children = 150 if quick else 2_000
     rng = random.Random(8)
     schedule = load_schedule("vn-epi")
     with postgres_schema() as url:
