@@ -100,3 +100,23 @@ def test_a_small_country_loads_through_the_bulk_path(backend: Backend) -> None:
         subject, doses = expected[0]
         assert uow.subjects.get(subject.id) == subject
         assert {d.id for d in uow.doses.list_for_subject(subject.id)} == {d.id for d in doses}
+
+
+def test_supply_covers_every_dose_given_with_its_wastage() -> None:
+    from immreg.simulate.country import supply, wastage_rate
+
+    schedule = load_schedule("vn-epi")
+    country = synthetic_country(seed=5, births=800, start=START, scale=0.005)
+    doses = [d for _, ds in country.records(schedule, as_of=AS_OF) for d in ds]
+    lines = supply(country, schedule, doses)
+    assert sum(line.administered for line in lines) == len(doses)
+    by_code = {p.code: p for p in PRODUCTS}
+    for line in lines:
+        item = by_code[line.product_code]
+        assert line.wastage_rate == wastage_rate(item)
+        assert line.supplied == line.vials * item.doses_per_vial
+        # Enough for what was given, plus wastage, and not a vial more.
+        assert line.supplied * (1 - line.wastage_rate) >= line.administered
+        assert (line.supplied - item.doses_per_vial) * (1 - line.wastage_rate) < line.administered
+    assert wastage_rate(by_code["BCG"]) == 0.5  # 20-dose vials, discarded after 6 hours
+    assert wastage_rate(by_code["PENTA-COMBE5"]) == 0.05  # single-dose vials

@@ -11,7 +11,8 @@ Needs the ``simulate`` extra (numpy; pyarrow for Parquet, matplotlib for charts)
   PNG charts.
 * :func:`synthetic_country` builds a Vietnam-like country (org tree, births, names,
   caregivers and phones, doses, moves, deaths, duplicates, historical records, vaccine
-  lots) whose records load into any backend with :func:`load_country`.
+  lots) whose records load into any backend with :func:`load_country`; :func:`supply`
+  gives the stock each province needed, lot by lot, with wastage.
 
 Everything is reproducible from a seed; nothing reads the clock.
 """
@@ -29,7 +30,13 @@ if TYPE_CHECKING:
         check_against_engine,
         simulate_cohort,
     )
-    from immreg.simulate.country import SyntheticCountry, load_country, synthetic_country
+    from immreg.simulate.country import (
+        SupplyLine,
+        SyntheticCountry,
+        load_country,
+        supply,
+        synthetic_country,
+    )
     from immreg.simulate.plan import Plan, PlannedEvent, plan_for
     from immreg.simulate.report import compare, write_report
     from immreg.simulate.scenarios import move_vaccine
@@ -42,6 +49,7 @@ __all__ = [
     "EngineCheck",
     "Plan",
     "PlannedEvent",
+    "SupplyLine",
     "SyntheticCountry",
     "check_against_engine",
     "compare",
@@ -49,6 +57,7 @@ __all__ = [
     "move_vaccine",
     "plan_for",
     "simulate_cohort",
+    "supply",
     "synthetic_country",
     "write_report",
 ]
@@ -63,7 +72,9 @@ _HOME = {
     "EngineCheck": "cohort",
     "check_against_engine": "cohort",
     "simulate_cohort": "cohort",
+    "SupplyLine": "country",
     "SyntheticCountry": "country",
+    "supply": "country",
     "load_country": "country",
     "synthetic_country": "country",
     "Plan": "plan",

@@ -22,7 +22,8 @@ several-fold in size).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import math
+from collections.abc import Iterable, Iterator
 from typing import Literal
 
 import attrs
@@ -34,12 +35,14 @@ from immreg.model import (
     Caregiver,
     DoseSource,
     Lot,
+    OpenVialRule,
     OrgLevel,
     OrgUnit,
     ParentLink,
     Residence,
     Sex,
     Subject,
+    VaccineProduct,
 )
 from immreg.ports import Backend
 from immreg.schedule.rules import Schedule
@@ -48,7 +51,16 @@ from immreg.simulate.behaviour import VIETNAM, BehaviourModel
 from immreg.simulate.cohort import CohortResult, _stream, simulate_cohort
 from immreg.simulate.plan import IntArray, from_day_number
 
-__all__ = ["PROVINCES_2025", "SyntheticCountry", "load_country", "synthetic_country"]
+__all__ = [
+    "MOBILE_PREFIXES",
+    "PROVINCES_2025",
+    "SupplyLine",
+    "SyntheticCountry",
+    "load_country",
+    "supply",
+    "synthetic_country",
+    "wastage_rate",
+]
 
 #: The 34 provincial units from 2025-07-01 (Nghị quyết 202/2025/QH15).
 PROVINCES_2025: tuple[str, ...] = (
@@ -165,6 +177,84 @@ class SyntheticCountry:
                     for prov in provinces:
                         out.append(Lot(p, _lot_number(p, year, quarter, prov), expiry))
         return out
+
+
+def wastage_rate(product: VaccineProduct) -> float:
+    """Indicative wastage of a product, from its vial size and open-vial rule.
+
+    Assumptions after WHO's indicative rates (*Monitoring vaccine wastage at country
+    level*, WHO/V&B/03.18, and the multi-dose vial policy, 2014): single-dose vials 5%;
+    multi-dose vials kept up to 28 days once opened 10% (up to 10 doses) or 15%; vials
+    discarded after the session or 6 hours 25% (up to 5 doses), 40% (up to 10) or 50%
+    (BCG's 20).
+    """
+    n = product.doses_per_vial
+    if n == 1:
+        return 0.05
+    if product.open_vial_rule is OpenVialRule.KEEP_28_DAYS:
+        return 0.10 if n <= 10 else 0.15
+    return 0.25 if n <= 5 else 0.40 if n <= 10 else 0.50
+
+
+@attrs.frozen
+class SupplyLine:
+    """Doses of one lot supplied to one province, with the wastage they allow for.
+
+    Attributes:
+        province_id: The province (``P01``).
+        product_code: The product.
+        lot_number: The lot.
+        expiry: The lot's expiry.
+        administered: Doses of the lot given.
+        wastage_rate: Share of supplied doses expected to be wasted.
+        vials: Vials supplied: enough for ``administered`` at that wastage, rounded up.
+        supplied: Doses supplied (``vials`` times doses per vial).
+    """
+
+    province_id: str
+    product_code: str
+    lot_number: str
+    expiry: dt.date
+    administered: int
+    wastage_rate: float
+    vials: int
+    supplied: int
+
+
+def supply(
+    country: SyntheticCountry,
+    schedule: Schedule,
+    doses: Iterable[AdministeredDose],
+) -> list[SupplyLine]:
+    """The stock a province must have received for the doses it gave, lot by lot.
+
+    Args:
+        country: The country (its lots: :meth:`SyntheticCountry.lots`).
+        schedule: The schedule its cohort follows.
+        doses: Doses given (e.g. from :meth:`SyntheticCountry.records`).
+
+    Returns:
+        One line per province, product and lot used, sorted.
+    """
+    from immreg.schedule.catalogue import product
+
+    lots = {(lot.product_code, lot.lot_number): lot for lot in country.lots(schedule)}
+    counts: dict[tuple[str, str, str], int] = {}
+    for d in doses:
+        key = (f"P{country.province_of(d.facility_id)}", d.product_code, d.lot_number or "")
+        counts[key] = counts.get(key, 0) + 1
+    out = []
+    for (prov, code, lot_number), given in sorted(counts.items()):
+        item = product(code)
+        rate = wastage_rate(item)
+        vials = math.ceil(given / (1 - rate) / item.doses_per_vial)
+        lot = lots[(code, lot_number)]
+        out.append(
+            SupplyLine(
+                prov, code, lot_number, lot.expiry, given, rate, vials, vials * item.doses_per_vial
+            )
+        )
+    return out
 
 
 def _lot_number(product: str, year: int, quarter: int, province: str) -> str:
