@@ -17,7 +17,7 @@ Rules for every repository method:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
@@ -32,7 +32,7 @@ from immreg.model import (
     VaccineProduct,
 )
 from immreg.registry.records import AefiReport, DoseVerification, MergeRecord
-from immreg.stock.model import Balance, KindTotal, StockEvent
+from immreg.stock.model import Balance, KindTotal, StockEvent, SupplyProfile
 from immreg.stock.model import EventKind as StockEventKind
 
 if TYPE_CHECKING:  # messaging types import this module: only the type checker needs them
@@ -444,6 +444,12 @@ class StockLedgerRepository(Protocol):
         ``[since, until)`` (from the beginning when ``since`` is ``None``), ordered by
         facility, product, kind value and reason value (``None`` first)."""
 
+    def put_profile(self, profile: SupplyProfile) -> None:
+        """Store a product's supply profile, replacing the one stored before (if any)."""
+
+    def find_profile(self, product_code: str) -> SupplyProfile | None:
+        """Return the product's supply profile, or ``None``."""
+
 
 # --- due lists and the message outbox (immreg.duelist, immreg.messaging) -----------------
 
@@ -580,8 +586,15 @@ class ReportRepository(Protocol):
     scope (and their doses) count.
     """
 
-    def leaf_tallies(self, spec: ReportSpec) -> dict[str, Tally]:
-        """Tallies per org unit a child lives in or a dose was given at."""
+    def leaf_tallies(
+        self, spec: ReportSpec, *, units: Collection[str] | None = None
+    ) -> dict[str, Tally]:
+        """Tallies per org unit a child lives in or a dose was given at.
+
+        With ``units``, only the tallies of those org units are computed (a province's
+        report by commune need not count the whole country); the values are the same as
+        those of the unrestricted call.
+        """
 
 
 # --- registry: historical dose verification and AEFI (immreg.registry.history, .aefi) ------
