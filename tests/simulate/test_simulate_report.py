@@ -118,3 +118,21 @@ def test_the_compare_scenarios_example_runs(tmp_path: Path) -> None:
     before, after = (float(x.rstrip("%")) for x in moved[0].split(": ")[1].split(" -> "))
     assert before < 10.0 < 60.0 < after
     assert (tmp_path / "out" / "coverage_12_24.png").exists()
+
+
+def test_the_progress_bar_reaches_the_end_once() -> None:
+    import io
+
+    from immreg.simulate.cli import Progress
+
+    stream = io.StringIO()
+    bar = Progress(stream, width=10)
+    simulate_cohort("vn-epi", births=100, start=START, seed=1, progress=bar)
+    text = stream.getvalue()
+    assert text.count("\r[") == len(text.split("\r")) - 1 > 10
+    assert text.endswith("\n")
+    assert text.count("\n") == 1
+    assert "[##########]" in text.splitlines()[-1]
+    quiet = io.StringIO()
+    Progress(quiet, enabled=False)(1, 1, "done")
+    assert quiet.getvalue() == ""
