@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from immreg.messaging import DispatchReport, QuietHours, RetryPolicy
     from immreg.outreach import PlanReport
     from immreg.ports import MessageGateway
+    from immreg.registry.desk import RegistryDesk
     from immreg.schedule import Schedule
     from immreg.stock.desk import StockDesk
 
@@ -572,6 +573,13 @@ class Registry:
         from immreg.stock.desk import StockDesk
 
         return StockDesk(self)
+
+    @property
+    def registry(self) -> RegistryDesk:
+        """Merges, moves, historical doses, AEFI, duplicates (:mod:`immreg.registry.desk`)."""
+        from immreg.registry.desk import RegistryDesk
+
+        return RegistryDesk(self)
 
     def add_org_units(self, units: Iterable[OrgUnit]) -> None:
         """Store org units (the same unit again is accepted)."""
