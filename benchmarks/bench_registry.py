@@ -39,13 +39,17 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
     del pop
     gc.collect()
     started = time.perf_counter()
+    cpu = time.process_time()
     records = [dedup.match_record(s) for s in subjects]
     del subjects
     prepared = time.perf_counter() - started
     found = {(p.left_id, p.right_id) for p in dedup.find_duplicates(records)}
     batch = time.perf_counter() - started
+    batch_cpu = time.process_time() - cpu
     yield record(NAME, "prepare_records", prepared, "s", n=n)
     yield record(NAME, "dedup_batch", batch, "s", target=BATCH_TARGET_S, n=n)
+    # CPU time too: on a machine shared with other jobs the wall time includes waiting.
+    yield record(NAME, "dedup_batch_cpu", batch_cpu, "s", target=BATCH_TARGET_S, n=n)
     yield record(NAME, "records_per_s", n / batch, "records/s", n=n)
     tp = len(found & truth)
     yield record(NAME, "precision", tp / max(1, len(found)), "ratio", target=0.95, n=len(found))
