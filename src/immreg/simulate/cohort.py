@@ -27,6 +27,7 @@ import numpy as np
 from immreg.errors import ValidationError
 from immreg.schedule.dates import Duration
 from immreg.schedule.rules import Schedule
+from immreg.schedule.timeliness import DEFAULT_WINDOW_DAYS
 from immreg.simulate.behaviour import VIETNAM, BehaviourModel
 from immreg.simulate.plan import (
     BoolArray,
@@ -244,7 +245,7 @@ class CohortResult:
             due = self.due[e.key]
             got = given >= 0
             n = int(got.sum())
-            window = VIETNAM.default.window_days
+            window = DEFAULT_WINDOW_DAYS
             early = got & (given < due)
             late = got & (given > due + window)
             add("doses_given", e.key, float(n))
