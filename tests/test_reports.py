@@ -104,5 +104,14 @@ def test_cli_report(filled: tuple[Backend, str], capsys: pytest.CaptureFixture[s
     assert lines[0]["Pertussis 1 %"] == "100.0"
     assert main([*argv, "--level", "commune", "--within", "PC", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["org_unit"] == "C1"
+    timely = ["report", "timeliness", url, "--born", "2024", "--as-of", "2025-12-31"]
+    assert main([*timely, "--level", "commune", "--within", "PAB", "--format", "csv"]) == 0
+    a1 = next(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert a1["org_unit"] == "A1"
+    # k1's DTP1 at two months on time, k2's at nine months late; k1's DTP3 at fourteen
+    # months late.
+    assert a1["Pertussis 1 on_time %"] == "50.0"
+    assert a1["Pertussis 1 late %"] == "50.0"
+    assert a1["Pertussis 3 late %"] == "100.0"
     assert main(["report", "dropout", url, "--born", "24x", "--as-of", "2025-12-31"]) == 2
     assert "--born" in capsys.readouterr().err

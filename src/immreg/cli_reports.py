@@ -1,4 +1,4 @@
-"""``immreg report coverage|dropout|summary``: indicator reports from a registry database.
+"""``immreg report coverage|dropout|summary|timeliness``: reports from a registry database.
 
 Example: the national report by province for children born in 2024, as of the end of
 2025, under the tree of 2025-06-30 (63 provinces)::
@@ -61,6 +61,11 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         period_start=_date(args.period_start, "--period-start") or dt.date(year, 1, 1),
         period_end=_date(args.period_end, "--period-end") or as_of + dt.timedelta(days=1),
     )
+    schedule = None
+    if args.kind == "timeliness":
+        from immreg.schedule import load_schedule
+
+        schedule = load_schedule(args.schedule)
     backend = open_backend(args.url)
     try:
         with backend.unit_of_work() as uow:
@@ -71,6 +76,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
                 within=args.within,
                 on=_date(args.tree_on, "--tree-on"),
                 targets=targets,
+                schedule=schedule,
             )
     finally:
         backend.close()
@@ -86,6 +92,7 @@ def add_report_commands(sub: Any) -> None:
         ("coverage", "coverage per antigen and dose"),
         ("dropout", "DTP1-DTP3, DTP1-MCV1, MCV1-MCV2, per child and from totals"),
         ("summary", "fully immunized, zero-dose, WHO RED category and flags"),
+        ("timeliness", "doses too early, on time and late against the schedule's windows"),
     ):
         p = kinds.add_parser(kind, help=words)
         p.add_argument("url", help="registry database URL")
@@ -98,4 +105,6 @@ def add_report_commands(sub: Any) -> None:
         p.add_argument("--period-end", dest="period_end", help="day after the period")
         p.add_argument("--targets", help="JSON file: org unit id to target population")
         p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+        if kind == "timeliness":
+            p.add_argument("--schedule", default="vn-epi", help="schedule spec (vn-epi...)")
         p.set_defaults(func=_run)

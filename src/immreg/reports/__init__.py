@@ -29,6 +29,7 @@ from immreg.indicators import UNASSIGNED, Indicators, ReportSpec, Tally, rollup
 from immreg.model import OrgLevel
 from immreg.orgunits import OrgTree
 from immreg.ports import UnitOfWork
+from immreg.schedule.rules import Schedule
 
 __all__ = [
     "KINDS",
@@ -39,9 +40,10 @@ __all__ = [
     "table",
 ]
 
-ReportKind = Literal["coverage", "dropout", "summary"]
-#: The kinds of table a report renders as.
-KINDS: tuple[ReportKind, ...] = ("coverage", "dropout", "summary")
+ReportKind = Literal["coverage", "dropout", "summary", "timeliness"]
+#: The kinds of table a report renders as (``timeliness`` needs a report built with a
+#: schedule).
+KINDS: tuple[ReportKind, ...] = ("coverage", "dropout", "summary", "timeliness")
 
 
 @attrs.frozen
@@ -95,6 +97,7 @@ def build_report(
     within: str | None = None,
     on: dt.date | None = None,
     targets: Mapping[str, int] | None = None,
+    schedule: Schedule | None = None,
 ) -> Report:
     """Report on every org unit of ``level`` (under ``within``), as the tree stood ``on``.
 
@@ -107,6 +110,8 @@ def build_report(
         targets: Estimated target population per org unit (e.g. surviving infants of the
             year from the population office); coverage uses it where given and the
             registry's own cohort count elsewhere.
+        schedule: When given, timeliness counters are added (the engine judges every
+            child of the units reported on: see :mod:`immreg.reports.timeliness`).
 
     Raises:
         NotFoundError: ``within`` is not an org unit.
@@ -132,6 +137,12 @@ def build_report(
         # Only the leaves under ``within`` are computed: a province's report by commune
         # does not count the whole country.
         leaves = uow.reports.leaf_tallies(spec, units=tree.subtree(within, on=day))
+    if schedule is not None:
+        from immreg.reports.timeliness import timeliness_tallies
+
+        scope = tree.subtree(within, on=day) if within is not None else set(tree.units)
+        for unit, extra in timeliness_tallies(uow, spec, schedule, units=scope).items():
+            leaves[unit] = leaves.get(unit, Tally.empty()) + extra
     merged = rollup(leaves, tree, on=day, units=wanted)
     rows = tuple(
         ReportRow(u.id, u.name, u.level.value, merged[u.id], targets.get(u.id)) for u in units
@@ -142,6 +153,10 @@ def build_report(
     else:
         total = ReportRow(UNASSIGNED, "total", "", Tally.merge(leaves.values()))
     return Report(spec, day, level, rows, total)
+
+
+# The statuses of immreg.reports.timeliness (not imported: it imports the engine).
+_STATUSES = ("too_early", "on_time", "late")
 
 
 def _pct(value: float | None) -> str:
@@ -210,6 +225,17 @@ def table(report: Report, kind: ReportKind) -> tuple[list[str], list[list[str]]]
                     " ".join(ind.flags(spec.dropout_pairs)),
                 ]
             )
+    elif kind == "timeliness":
+        doses = [(a, k) for a, n in spec.antigens for k in range(1, n + 1)]
+        head += [f"{a} {k} {st} %" for a, k in doses for st in _STATUSES]
+        body = []
+        for r in lines:
+            cells = [r.org_unit_id, r.name]
+            for a, k in doses:
+                counts = [r.tally[f"timely:{a}:{k}:{st}"] for st in _STATUSES]
+                total = sum(counts)
+                cells += [_pct(c / total if total else None) for c in counts]
+            body.append(cells)
     else:
         raise ValidationError("kind", f"must be one of {', '.join(KINDS)}")
     return head, body
