@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from immreg.backends import open_backend
 from immreg.stock.gs1 import parse_scan
-from immreg.stock.model import StockEvent
+from immreg.stock.model import StockEvent, SupplyProfile
 from immreg.testing import stock_strategies as sst
 
 # In the printed form a lot that holds "(NN)" followed by a valid value for AI NN reads two
@@ -45,5 +45,19 @@ def test_events_survive_sqlite_unchanged(events: list[StockEvent]) -> None:
         with backend.unit_of_work() as uow:
             for e in events:
                 assert uow.stock.find_event(e.id) == e
+    finally:
+        backend.close()
+
+
+@given(sst.supply_profiles())
+@settings(max_examples=25, deadline=None)
+def test_profiles_survive_sqlite_unchanged(profile: SupplyProfile) -> None:
+    backend = open_backend("sqlite://")
+    try:
+        with backend.unit_of_work() as uow:
+            uow.stock.put_profile(profile)
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            assert uow.stock.find_profile(profile.product_code) == profile
     finally:
         backend.close()

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import attrs
 
 from immreg.errors import ConflictError, StockError
-from immreg.stock.model import Balance, EventKind, KindTotal, StockEvent
+from immreg.stock.model import Balance, EventKind, KindTotal, StockEvent, SupplyProfile
 
 __all__ = ["MemoryStockLedger", "StockStore"]
 
@@ -31,6 +31,7 @@ class StockStore:
         reversed_by: Reversed event id -> id of its reversal.
         balances: Doses on hand per (facility, product, lot).
         tracked: (facility, product) pairs that have a ledger.
+        profiles: Supply profiles by product code.
     """
 
     events: list[StockEvent] = attrs.field(factory=list)
@@ -38,6 +39,7 @@ class StockStore:
     reversed_by: dict[str, str] = attrs.field(factory=dict)
     balances: dict[_Key, int] = attrs.field(factory=dict)
     tracked: set[tuple[str, str]] = attrs.field(factory=set)
+    profiles: dict[str, SupplyProfile] = attrs.field(factory=dict)
 
 
 def _key(e: StockEvent) -> _Key:
@@ -61,6 +63,7 @@ class MemoryStockLedger:
         # REPEATABLE READ transaction on PostgreSQL gets on writing a row changed since its
         # snapshot (so a count or a decrement never rests on a stale balance).
         self._seen: dict[_Key, int] = {}
+        self._profiles: dict[str, SupplyProfile] = {}
 
     def _find(self, event_id: str) -> StockEvent | None:
         return self._by_id.get(event_id) or self._store.by_id.get(event_id)
@@ -189,6 +192,14 @@ class MemoryStockLedger:
         )
         return out
 
+    def put_profile(self, profile: SupplyProfile) -> None:
+        """Store (or replace) a product's supply profile."""
+        self._profiles[profile.product_code] = profile
+
+    def find_profile(self, product_code: str) -> SupplyProfile | None:
+        """The product's supply profile, or ``None``."""
+        return self._profiles.get(product_code) or self._store.profiles.get(product_code)
+
     def check(self) -> None:
         """Raise unless the pending events still fit what is committed (store lock held).
 
@@ -221,3 +232,4 @@ class MemoryStockLedger:
             store.tracked.add((e.facility_id, e.product_code))
         for key, delta in self._delta.items():
             store.balances[key] = store.balances.get(key, 0) + delta
+        store.profiles.update(self._profiles)

@@ -22,6 +22,7 @@ from immreg.stock.model import (
     EventKind,
     KindTotal,
     StockEvent,
+    SupplyProfile,
     VvmType,
     WastageReason,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "EventKind",
     "KindTotal",
     "StockEvent",
+    "SupplyProfile",
     "VvmType",
     "WastageReason",
 ]

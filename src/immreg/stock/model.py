@@ -25,6 +25,7 @@ __all__ = [
     "EventKind",
     "KindTotal",
     "StockEvent",
+    "SupplyProfile",
     "VvmType",
     "WastageReason",
 ]
@@ -304,3 +305,35 @@ class KindTotal:
     reason: WastageReason | None
     quantity: int
     events: int
+
+
+@attrs.frozen
+class SupplyProfile:
+    """What the supply chain needs to know about a product beyond the catalogue.
+
+    The catalogue (:class:`immreg.model.VaccineProduct`) already holds GTINs, doses per
+    vial and the open-vial rule; this adds the vaccine vial monitor type and the diluent.
+
+    Attributes:
+        product_code: The product.
+        vvm_type: Its vaccine vial monitor type (``NONE`` when it carries none).
+        diluent_code: Catalogue code of the diluent it is reconstituted with (a product of
+            its own, with its own lots, that must travel with it), or ``None``.
+        vial_volume_cm3: Packed volume per dose in cm³ (cold-chain capacity planning).
+    """
+
+    product_code: str = attrs.field(validator=_short_id)
+    vvm_type: VvmType = attrs.field(default=VvmType.NONE, validator=_enum(VvmType))
+    diluent_code: str | None = attrs.field(default=None, validator=_optional_id)
+    vial_volume_cm3: float | None = attrs.field(default=None)
+
+    @vial_volume_cm3.validator
+    def _check_volume(self, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is not None and (
+            not isinstance(value, int | float) or isinstance(value, bool) or not value > 0
+        ):
+            raise _fail(attribute.name, "must be a number of cm³ more than 0")
+
+    def __attrs_post_init__(self) -> None:
+        if self.diluent_code == self.product_code:
+            raise _fail("diluent_code", "a product is not its own diluent")

@@ -27,7 +27,7 @@ from immreg.model import Lot
 from immreg.ports import Backend, UnitOfWork
 from immreg.services import FixedClock, Registry
 from immreg.stock import ledger
-from immreg.stock.model import EventKind, StockEvent, WastageReason
+from immreg.stock.model import EventKind, StockEvent, SupplyProfile, VvmType, WastageReason
 from immreg.testing.conformance import AS_OF, NOW, SEED, ContractBase, dose, subject
 
 __all__ = ["LedgerMachine", "StockLedgerContract", "StockServicesContract", "event"]
@@ -236,6 +236,24 @@ class StockLedgerContract(ContractBase):
         with backend.unit_of_work() as uow:
             assert uow.stock.balance("HN-BD-S1", "PENTA", "L001") == 7
             assert uow.stock.find_event("c1") is None
+
+    def test_supply_profiles(self, backend: Backend) -> None:
+        profile = SupplyProfile("MR", VvmType.VVM14, diluent_code="MR-DIL", vial_volume_cm3=2.6)
+        with backend.unit_of_work() as uow:
+            assert uow.stock.find_profile("MR") is None
+            uow.stock.put_profile(profile)
+            assert uow.stock.find_profile("MR") == profile
+        with backend.unit_of_work() as uow:
+            assert uow.stock.find_profile("MR") is None  # rolled back
+            uow.stock.put_profile(profile)
+            uow.commit()
+        replaced = SupplyProfile("MR", VvmType.VVM30)
+        with backend.unit_of_work() as uow:
+            assert uow.stock.find_profile("MR") == profile
+            uow.stock.put_profile(replaced)
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            assert uow.stock.find_profile("MR") == replaced
 
     hypothesis_stateful_examples: ClassVar[int] = 20
 

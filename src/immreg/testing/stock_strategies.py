@@ -26,7 +26,7 @@ from urllib.parse import quote
 import attrs
 from hypothesis import strategies as st
 
-from immreg.stock.model import EventKind, StockEvent, WastageReason
+from immreg.stock.model import EventKind, StockEvent, SupplyProfile, VvmType, WastageReason
 
 __all__ = [
     "GS1_CHARSET_82",
@@ -38,6 +38,7 @@ __all__ = [
     "render_scan",
     "scan_forms",
     "stock_events",
+    "supply_profiles",
 ]
 
 #: GS1 "AI encodable character set 82" (GS1 General Specifications, figure 7.11-1).
@@ -152,4 +153,15 @@ def stock_events(draw: st.DrawFn, *, kinds: tuple[EventKind, ...] | None = None)
                 dt.datetime(2000, 1, 1), dt.datetime(2049, 12, 31), timezones=st.just(dt.UTC)
             )
         ),
+    )
+
+
+@st.composite
+def supply_profiles(draw: st.DrawFn) -> SupplyProfile:
+    """Supply profiles: any VVM type, with or without a diluent and a packed volume."""
+    return SupplyProfile(
+        product_code=draw(st.sampled_from(["BCG", "MR", "PENTA"])),
+        vvm_type=draw(st.sampled_from(list(VvmType))),
+        diluent_code=draw(st.none() | st.just("DIL-1")),
+        vial_volume_cm3=draw(st.none() | st.floats(0.1, 100.0)),
     )

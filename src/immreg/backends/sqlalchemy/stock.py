@@ -26,9 +26,17 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from immreg.backends.sqlalchemy.stock_tables import stock_balances, stock_events
+from immreg.backends.sqlalchemy.stock_tables import stock_balances, stock_events, stock_profiles
 from immreg.errors import ConflictError, StockError
-from immreg.stock.model import Balance, EventKind, KindTotal, StockEvent, WastageReason
+from immreg.stock.model import (
+    Balance,
+    EventKind,
+    KindTotal,
+    StockEvent,
+    SupplyProfile,
+    VvmType,
+    WastageReason,
+)
 
 if TYPE_CHECKING:
     from immreg.backends.sqlalchemy.uow import SqlAlchemyUnitOfWork
@@ -280,3 +288,31 @@ class SqlAlchemyStockLedger:
             )
         )
         return out
+
+    def put_profile(self, profile: SupplyProfile) -> None:
+        """Store (or replace) a product's supply profile."""
+        row = {
+            "product_code": profile.product_code,
+            "vvm_type": profile.vvm_type.value,
+            "diluent_code": profile.diluent_code,
+            "vial_volume_cm3": profile.vial_volume_cm3,
+        }
+        ins: Any = (postgresql if self._dialect == "postgresql" else sqlite).insert(stock_profiles)
+        stmt = ins.values(**row).on_conflict_do_update(
+            index_elements=["product_code"],
+            set_={k: ins.excluded[k] for k in row if k != "product_code"},
+        )
+        self._uow.run(stmt)
+
+    def find_profile(self, product_code: str) -> SupplyProfile | None:
+        """The product's supply profile, or ``None``."""
+        stmt = sa.select(stock_profiles).where(stock_profiles.c.product_code == product_code)
+        r = self._uow.run(stmt).first()
+        if r is None:
+            return None
+        return SupplyProfile(
+            product_code=r.product_code,
+            vvm_type=VvmType(r.vvm_type),
+            diluent_code=r.diluent_code,
+            vial_volume_cm3=r.vial_volume_cm3,
+        )

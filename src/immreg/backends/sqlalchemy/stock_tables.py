@@ -21,7 +21,7 @@ from immreg.backends.sqlalchemy.tables import (
     metadata,
 )
 
-__all__ = ["EVENT_ID_LENGTH", "stock_balances", "stock_events"]
+__all__ = ["EVENT_ID_LENGTH", "stock_balances", "stock_events", "stock_profiles"]
 
 #: Width of stock event ids (``immreg.stock.model.MAX_EVENT_ID_LENGTH``).
 EVENT_ID_LENGTH = 100
@@ -68,4 +68,14 @@ stock_balances = sa.Table(
     sa.Column("lot_number", id_type(LOT_LENGTH), primary_key=True),
     sa.Column("quantity", sa.Integer, nullable=False),
     sa.CheckConstraint("quantity >= 0", name="ck_stock_balances_not_negative"),
+)
+
+# One row per product: small reference data, read one product at a time.
+stock_profiles = sa.Table(
+    "stock_profiles",
+    metadata,
+    sa.Column("product_code", id_type(), primary_key=True),
+    sa.Column("vvm_type", sa.String(8), nullable=False),
+    sa.Column("diluent_code", id_type(EVENT_ID_LENGTH), nullable=True),
+    sa.Column("vial_volume_cm3", sa.Float, nullable=True),
 )
