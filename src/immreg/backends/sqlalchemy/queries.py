@@ -8,6 +8,8 @@ the server after a few executions.
 from __future__ import annotations
 
 import functools
+import json
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -27,8 +29,10 @@ from immreg.backends.sqlalchemy.tables import (
 
 __all__ = [
     "insert_ignore",
+    "resident_queries",
     "subject_in_scope",
     "subtree",
+    "units_param",
 ]
 
 
@@ -129,19 +133,44 @@ update_subject = (
 delete_residences = sa.delete(residences).where(residences.c.subject_id == sa.bindparam("id"))
 insert_residences = sa.insert(residences)
 
-_resident_ids = sa.select(residences.c.subject_id).where(
-    residences.c.org_unit_id.in_(sa.bindparam("units", expanding=True)),
-    residences.c.start <= sa.bindparam("on"),
-    sa.or_(residences.c.end.is_(None), residences.c.end > sa.bindparam("on")),
-)
-select_resident_subjects = (
-    sa.select(subjects).where(subjects.c.id.in_(_resident_ids)).order_by(subjects.c.id)
-)
-select_resident_residences = (
-    sa.select(residences)
-    .where(residences.c.subject_id.in_(_resident_ids))
-    .order_by(residences.c.subject_id, residences.c.seq)
-)
+
+def _units_filter(dialect_name: str) -> sa.ColumnElement[bool]:
+    # Any number of org units in ONE parameter (a country has tens of thousands of
+    # communes; drivers cap a statement's parameters at 32,766 or 65,535): an array on
+    # PostgreSQL, a JSON array read by json_each on SQLite. See units_param.
+    if dialect_name == "postgresql":
+        units = sa.bindparam("units", type_=postgresql.ARRAY(sa.String()))
+        return residences.c.org_unit_id == sa.any_(units)
+    listed = sa.func.json_each(sa.bindparam("units", type_=sa.String())).table_valued("value")
+    return residences.c.org_unit_id.in_(sa.select(listed.c.value))
+
+
+def units_param(dialect_name: str, units: Sequence[str]) -> object:
+    """The value of the ``units`` parameter of :func:`resident_queries` for ``units``."""
+    return list(units) if dialect_name == "postgresql" else json.dumps(list(units))
+
+
+@functools.cache
+def resident_queries(dialect_name: str) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """Subjects resident on ``on`` in one of ``units``, and their residences.
+
+    Parameters ``units`` (see :func:`units_param`) and ``on``. A subject matches when any
+    of its residences holds on that day in one of the units.
+    """
+    resident_ids = sa.select(residences.c.subject_id).where(
+        _units_filter(dialect_name),
+        residences.c.start <= sa.bindparam("on"),
+        sa.or_(residences.c.end.is_(None), residences.c.end > sa.bindparam("on")),
+    )
+    people = sa.select(subjects).where(subjects.c.id.in_(resident_ids)).order_by(subjects.c.id)
+    homes = (
+        sa.select(residences)
+        .where(residences.c.subject_id.in_(resident_ids))
+        .order_by(residences.c.subject_id, residences.c.seq)
+    )
+    return people, homes
+
+
 count_subjects = sa.select(sa.func.count()).select_from(subjects)
 count_subjects_in_scope = (
     sa.select(sa.func.count()).select_from(subjects).where(subject_in_scope(subjects.c.id))

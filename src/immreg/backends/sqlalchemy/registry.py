@@ -1,4 +1,4 @@
-"""The registry feature's SQL repositories: merges, dose verifications, AEFI reports.
+"""The registry feature's SQL repositories: merges, verifications, AEFI, pregnancies.
 
 Merge records are stored whole as JSON (:mod:`immreg.serialization`) in
 ``registry_merges``; retiring a subject deletes its row and residences, and moving doses
@@ -18,6 +18,7 @@ from immreg.backends.sqlalchemy.queries import subject_in_scope
 from immreg.backends.sqlalchemy.registry_tables import (
     registry_aefi,
     registry_merges,
+    registry_pregnancies,
     registry_verifications,
 )
 from immreg.backends.sqlalchemy.tables import doses, residences, subjects
@@ -27,6 +28,8 @@ from immreg.registry.records import (
     DoseVerification,
     MergeRecord,
     Outcome,
+    PregnancyEpisode,
+    PregnancyOutcome,
     Severity,
     VerificationStatus,
 )
@@ -39,6 +42,7 @@ __all__ = [
     "SqlAlchemyAefiRepository",
     "SqlAlchemyDoseVerificationRepository",
     "SqlAlchemyMergeRepository",
+    "SqlAlchemyPregnancyRepository",
 ]
 
 _select_merge = sa.select(registry_merges.c.record).where(
@@ -360,3 +364,107 @@ class SqlAlchemyAefiRepository:
     def list_for_facility(self, facility_id: str) -> list[AefiReport]:
         """Reports on doses given at one facility, by onset then id (out of scope left out)."""
         return self._list(_aefi_for_facility, {"facility_id": facility_id})
+
+
+_p = registry_pregnancies
+_select_pregnancy = sa.select(_p).where(_p.c.id == sa.bindparam("id"))
+_select_pregnancies = (
+    sa.select(_p)
+    .where(_p.c.subject_id == sa.bindparam("subject_id"))
+    .order_by(_p.c.start, _p.c.id)
+)
+_update_pregnancy = (
+    sa.update(_p)
+    .where(_p.c.id == sa.bindparam("b_id"))
+    .values(
+        start=sa.bindparam("start"),
+        expected_delivery=sa.bindparam("expected_delivery"),
+        ended_on=sa.bindparam("ended_on"),
+        outcome=sa.bindparam("outcome"),
+    )
+)
+
+
+def _pregnancy_row(e: PregnancyEpisode) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "subject_id": e.subject_id,
+        "start": e.start,
+        "expected_delivery": e.expected_delivery,
+        "ended_on": e.ended_on,
+        "outcome": None if e.outcome is None else e.outcome.value,
+    }
+
+
+def _pregnancy(row: sa.Row[Any]) -> PregnancyEpisode:
+    return PregnancyEpisode(
+        id=row.id,
+        subject_id=row.subject_id,
+        start=row.start,
+        expected_delivery=row.expected_delivery,
+        ended_on=row.ended_on,
+        outcome=None if row.outcome is None else PregnancyOutcome(row.outcome),
+    )
+
+
+class SqlAlchemyPregnancyRepository:
+    """Pregnancy episodes in SQL (see :class:`immreg.ports.PregnancyRepository`).
+
+    Args:
+        uow: The unit of work whose connection it uses.
+    """
+
+    def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
+        self._uow = uow
+
+    def add(self, episode: PregnancyEpisode) -> None:
+        """Store a new episode.
+
+        Raises:
+            NotFoundError: The woman is not a stored subject.
+            ScopeError: She is outside the scope.
+            ConflictError: An episode with the same id exists.
+        """
+        self._uow.subjects.get(episode.subject_id)
+        if self._uow.run(self._uow.insert_ignore(_p), _pregnancy_row(episode)).rowcount == 0:
+            raise ConflictError(f"pregnancy {episode.id!r} exists already")
+
+    def get(self, episode_id: str) -> PregnancyEpisode:
+        """Return an episode.
+
+        Raises:
+            NotFoundError: No such episode.
+            ScopeError: The woman is outside the scope.
+        """
+        row = self._uow.run(_select_pregnancy, {"id": episode_id}).first()
+        if row is None:
+            raise NotFoundError("pregnancy", episode_id)
+        self._uow.subjects.get(row.subject_id)
+        return _pregnancy(row)
+
+    def update(self, episode: PregnancyEpisode) -> None:
+        """Replace an episode (same id and woman).
+
+        Raises:
+            NotFoundError: No such episode.
+            ScopeError: The woman is outside the scope.
+            ConflictError: The woman differs.
+        """
+        old = self.get(episode.id)
+        if old.subject_id != episode.subject_id:
+            raise ConflictError(f"pregnancy {episode.id!r} is another woman's")
+        row = _pregnancy_row(episode)
+        row["b_id"] = row.pop("id")
+        del row["subject_id"]
+        self._uow.run(_update_pregnancy, row)
+
+    def list_for_subject(self, subject_id: str) -> list[PregnancyEpisode]:
+        """The woman's episodes, by start then id.
+
+        Raises:
+            NotFoundError: No such subject.
+            ScopeError: She is outside the scope.
+        """
+        self._uow.subjects.get(subject_id)
+        rows = self._uow.run(_select_pregnancies, {"subject_id": subject_id})
+        return [_pregnancy(r) for r in rows]

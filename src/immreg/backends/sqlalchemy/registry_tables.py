@@ -11,7 +11,12 @@ import sqlalchemy as sa
 
 from immreg.backends.sqlalchemy.tables import NAME_LENGTH, UtcDateTime, id_type, metadata
 
-__all__ = ["registry_aefi", "registry_merges", "registry_verifications"]
+__all__ = [
+    "registry_aefi",
+    "registry_merges",
+    "registry_pregnancies",
+    "registry_verifications",
+]
 
 registry_merges = sa.Table(
     "registry_merges",
@@ -52,4 +57,17 @@ registry_aefi = sa.Table(
     sa.Column("description", sa.String(500), nullable=False),
     sa.Column("reported_by", sa.String(NAME_LENGTH), nullable=False),
     sa.Index("ix_registry_aefi_dose", "dose_id"),
+)
+
+# Pregnancy episodes of women in the registry; subject-owned (distributed by subject_id).
+registry_pregnancies = sa.Table(
+    "registry_pregnancies",
+    metadata,
+    sa.Column("id", id_type(), primary_key=True),
+    sa.Column("subject_id", id_type(), nullable=False),
+    sa.Column("start", sa.Date, nullable=False),
+    sa.Column("expected_delivery", sa.Date, nullable=False),
+    sa.Column("ended_on", sa.Date, nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=True),
+    sa.Index("ix_registry_pregnancies_subject", "subject_id"),
 )

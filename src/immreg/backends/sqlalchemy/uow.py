@@ -26,6 +26,7 @@ from immreg.backends.sqlalchemy.registry import (
     SqlAlchemyAefiRepository,
     SqlAlchemyDoseVerificationRepository,
     SqlAlchemyMergeRepository,
+    SqlAlchemyPregnancyRepository,
 )
 from immreg.backends.sqlalchemy.reports import SqlAlchemyReportRepository
 from immreg.backends.sqlalchemy.stock import SqlAlchemyStockLedger
@@ -49,6 +50,7 @@ from immreg.ports import (
     MergeRepository,
     OrgUnitRepository,
     OutboxRepository,
+    PregnancyRepository,
     StockLedgerRepository,
     SubjectRepository,
 )
@@ -197,13 +199,12 @@ class SqlAlchemySubjectRepository:
         if not units:
             return []
         run = self._uow.run
-        params = {"units": units, "on": on}
-        rows = run(queries.select_resident_subjects, params).all()
+        dialect = self._uow.dialect
+        people, homes = queries.resident_queries(dialect)
+        params = {"units": queries.units_param(dialect, units), "on": on}
+        rows = run(people, params).all()
         res = {
-            k: list(g)
-            for k, g in itertools.groupby(
-                run(queries.select_resident_residences, params), lambda r: r.subject_id
-            )
+            k: list(g) for k, g in itertools.groupby(run(homes, params), lambda r: r.subject_id)
         }
         found = [
             mapping.subject_from_rows(r, map(mapping.residence_from_row, res.get(r.id, ())))
@@ -499,6 +500,7 @@ class SqlAlchemyUnitOfWork:
         audit: The audit trail.
         stock: The stock ledger.
         scope: The scope org-unit id, or ``None``.
+        dialect: The database's SQLAlchemy dialect name (``"sqlite"``, ``"postgresql"``).
     """
 
     # Declared as the ports' types: the UnitOfWork protocol's attributes are mutable, hence
@@ -513,6 +515,7 @@ class SqlAlchemyUnitOfWork:
     merges: MergeRepository
     verifications: DoseVerificationRepository
     aefi: AefiRepository
+    pregnancies: PregnancyRepository
     due: DueSummaryRepository
     outbox: OutboxRepository
     scope: str | None
@@ -520,7 +523,7 @@ class SqlAlchemyUnitOfWork:
     def __init__(self, engine: sa.Engine, *, scope: str | None = None) -> None:
         self.engine = engine
         self.scope = scope
-        self._dialect = engine.dialect.name
+        self.dialect = engine.dialect.name
         self._conn: sa.Connection | None = None
         self._subtree: frozenset[str] | None = None
         self.subjects = SqlAlchemySubjectRepository(self)
@@ -533,6 +536,7 @@ class SqlAlchemyUnitOfWork:
         self.merges = SqlAlchemyMergeRepository(self)
         self.verifications = SqlAlchemyDoseVerificationRepository(self)
         self.aefi = SqlAlchemyAefiRepository(self)
+        self.pregnancies = SqlAlchemyPregnancyRepository(self)
         self.reports = SqlAlchemyReportRepository(self)
         self.due = SqlAlchemyDueSummaryRepository(self)
         self.outbox = SqlAlchemyOutboxRepository(self)
@@ -547,7 +551,7 @@ class SqlAlchemyUnitOfWork:
                 conn = self.engine.connect()
             except sa.exc.DBAPIError as e:
                 _raise_translated(e)
-            if self._dialect == "postgresql":
+            if self.dialect == "postgresql":
                 # Set here rather than on the engine so that an engine the caller built
                 # gets it too; psycopg sends it with BEGIN, at no extra round trip.
                 conn.execution_options(isolation_level=ISOLATION_LEVEL)
@@ -593,7 +597,7 @@ class SqlAlchemyUnitOfWork:
 
     def insert_ignore(self, table: sa.Table) -> Any:
         """``INSERT ... ON CONFLICT DO NOTHING`` on ``table`` for this database."""
-        return queries.insert_ignore(table, self._dialect)
+        return queries.insert_ignore(table, self.dialect)
 
     def subtree(self) -> frozenset[str]:
         """The ids of the scope's subtree, read once per transaction (or after a change)."""

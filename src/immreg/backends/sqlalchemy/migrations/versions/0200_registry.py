@@ -1,4 +1,4 @@
-"""The registry feature: merge records, historical dose verifications, AEFI reports.
+"""The registry feature: merges, historical dose verifications, AEFI, pregnancy episodes.
 
 Revision ID: 0200
 Revises: 0001
@@ -57,10 +57,21 @@ def upgrade() -> None:
         sa.Column("reported_by", sa.String(100), nullable=False),
     )
     op.create_index("ix_registry_aefi_dose", "registry_aefi", ["dose_id"])
+    op.create_table(
+        "registry_pregnancies",
+        sa.Column("id", _id(), primary_key=True),
+        sa.Column("subject_id", _id(), nullable=False),
+        sa.Column("start", sa.Date, nullable=False),
+        sa.Column("expected_delivery", sa.Date, nullable=False),
+        sa.Column("ended_on", sa.Date, nullable=True),
+        sa.Column("outcome", sa.String(16), nullable=True),
+    )
+    op.create_index("ix_registry_pregnancies_subject", "registry_pregnancies", ["subject_id"])
 
 
 def downgrade() -> None:
     """Drop the registry feature's tables."""
+    op.drop_table("registry_pregnancies")
     op.drop_table("registry_aefi")
     op.drop_table("registry_verifications")
     op.drop_table("registry_merges")
