@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from immreg.backends import open_backend
 from immreg.stock.gs1 import parse_scan
-from immreg.stock.model import StockEvent, SupplyProfile
+from immreg.stock.model import EventKind, StockEvent, SupplyProfile
 from immreg.testing import stock_strategies as sst
 
 # In the printed form a lot that holds "(NN)" followed by a valid value for AI NN reads two
@@ -37,7 +37,7 @@ def test_events_survive_sqlite_unchanged(events: list[StockEvent]) -> None:
             for e in events:
                 # A receipt first, so that every event fits the balance.
                 uow.stock.append(
-                    StockEvent(f"seed-{e.id}"[:100], e.kind.RECEIPT, e.facility_id,
+                    StockEvent(f"seed-{e.id}"[:100], EventKind.RECEIPT, e.facility_id,
                                e.product_code, e.lot_number, 100_000, e.date)
                 )  # fmt: skip
                 uow.stock.append(e)
