@@ -14,8 +14,9 @@ The dates of a whole cohort are handled as numpy ``int64`` day numbers (days sin
 
 The fast path covers what childhood schedules use. A schedule that needs more (intervals
 from a named target dose or vaccine, live-virus conflicts, counting skips over vaccines the
-plan gives) is refused with a :class:`~immreg.errors.ValidationError` rather than simulated
-wrongly.
+plan gives, a vaccine planned for some antigens that also counts for others planned as
+other vaccines, as the ``who`` pack's DTP-HepB-Hib beside DTP) is refused with a
+:class:`~immreg.errors.ValidationError` rather than simulated wrongly.
 """
 
 from __future__ import annotations
@@ -490,6 +491,21 @@ def plan_for(schedule: Schedule, *, horizon_months: int = 24, on: dt.date | None
     events.sort(key=lambda e: (e.nominal_days, e.vaccine, e.course_dose))
     if not events:
         raise ValidationError("schedule", "has no childhood series to simulate")
+    # The fast path judges each antigen's doses from the visits planned for it. A vaccine
+    # that also counts for an antigen it was not planned for (a DTP-HepB-Hib dose planned
+    # for HepB only, while DTP is planned as another product) would be missed: refuse.
+    counts_for: dict[str, set[str]] = {}
+    for assoc in schedule.vaccines:
+        counts_for.setdefault(assoc.vaccine, set()).add(assoc.antigen)
+    for e in events:
+        planned = {a for a, _ in e.members}
+        extra = sorted((counts_for.get(e.vaccine, set()) & set(targets)) - planned)
+        if extra:
+            raise ValidationError(
+                "schedule",
+                f"vaccine {e.vaccine!r} planned for {', '.join(sorted(planned))} also counts "
+                f"for {', '.join(extra)}, planned as other vaccines: not simulated",
+            )
     return Plan(
         schedule_name=schedule.name,
         events=tuple(events),
