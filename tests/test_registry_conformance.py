@@ -12,6 +12,7 @@ CONTRACTS: list[type] = [
     registry_conformance.MergeScopingContract,
     registry_conformance.HistoricalDoseContract,
     registry_conformance.AefiContract,
+    registry_conformance.PregnancyContract,
 ]
 
 

@@ -31,7 +31,7 @@ from immreg.model import (
     Subject,
     VaccineProduct,
 )
-from immreg.registry.records import AefiReport, DoseVerification, MergeRecord
+from immreg.registry.records import AefiReport, DoseVerification, MergeRecord, PregnancyEpisode
 from immreg.stock.model import Balance, KindTotal, StockEvent, SupplyProfile
 from immreg.stock.model import EventKind as StockEventKind
 
@@ -56,6 +56,7 @@ __all__ = [
     "MessageGateway",
     "OrgUnitRepository",
     "OutboxRepository",
+    "PregnancyRepository",
     "Receipt",
     "ReportRepository",
     "StockLedgerRepository",
@@ -235,6 +236,7 @@ class UnitOfWork(Protocol):
         merges: Merge records (:mod:`immreg.registry.merge`).
         verifications: Verification status of historical doses.
         aefi: Adverse events following immunization.
+        pregnancies: Pregnancy episodes.
         reports: Report tallies per org unit (:mod:`immreg.indicators`).
         scope: The org-unit id whose subtree this unit of work is limited to, or ``None``.
     """
@@ -251,6 +253,7 @@ class UnitOfWork(Protocol):
     merges: MergeRepository
     verifications: DoseVerificationRepository
     aefi: AefiRepository
+    pregnancies: PregnancyRepository
     reports: ReportRepository
     scope: str | None
 
@@ -660,3 +663,41 @@ class AefiRepository(Protocol):
 
     def list_for_facility(self, facility_id: str) -> list[AefiReport]:
         """Reports on doses given at one facility, by onset then id (out of scope left out)."""
+
+
+class PregnancyRepository(Protocol):
+    """Pregnancy episodes, scoped like the woman they belong to."""
+
+    def add(self, episode: PregnancyEpisode) -> None:
+        """Store a new episode.
+
+        Raises:
+            NotFoundError: The woman is not a stored subject.
+            ScopeError: She is outside the scope.
+            ConflictError: An episode with the same id exists.
+        """
+
+    def get(self, episode_id: str) -> PregnancyEpisode:
+        """Return an episode.
+
+        Raises:
+            NotFoundError: No such episode.
+            ScopeError: The woman is outside the scope.
+        """
+
+    def update(self, episode: PregnancyEpisode) -> None:
+        """Replace an episode (same id and woman), e.g. to record its end.
+
+        Raises:
+            NotFoundError: No such episode.
+            ScopeError: The woman is outside the scope.
+            ConflictError: The woman differs.
+        """
+
+    def list_for_subject(self, subject_id: str) -> list[PregnancyEpisode]:
+        """The woman's episodes, by start then id.
+
+        Raises:
+            NotFoundError: No such subject.
+            ScopeError: She is outside the scope.
+        """

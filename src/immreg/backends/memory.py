@@ -28,13 +28,14 @@ from immreg.backends.memory_registry import (
     MemoryAefiRepository,
     MemoryDoseVerificationRepository,
     MemoryMergeRepository,
+    MemoryPregnancyRepository,
 )
 from immreg.backends.memory_reports import MemoryReportRepository
 from immreg.backends.memory_stock import MemoryStockLedger, StockStore
 from immreg.errors import ConflictError, NotFoundError, ScopeError, ValidationError
 from immreg.model import AdministeredDose, AuditEntry, Lot, OrgUnit, Subject, VaccineProduct
 from immreg.ports import BulkBatch
-from immreg.registry.records import AefiReport, DoseVerification, MergeRecord
+from immreg.registry.records import AefiReport, DoseVerification, MergeRecord, PregnancyEpisode
 
 __all__ = [
     "MemoryBackend",
@@ -108,6 +109,7 @@ class _Store:
     merges: _Table[str, MergeRecord] = attrs.field(factory=_Table)
     verifications: _Table[str, DoseVerification] = attrs.field(factory=_Table)
     aefi: _Table[str, AefiReport] = attrs.field(factory=_Table)
+    pregnancies: _Table[str, PregnancyEpisode] = attrs.field(factory=_Table)
     # Secondary indexes kept on committed data only: subject id -> dose ids, and
     # national code -> subject id.
     doses_by_subject: dict[str, set[str]] = attrs.field(factory=dict)
@@ -426,6 +428,7 @@ class MemoryUnitOfWork:
     merges: MemoryMergeRepository
     verifications: MemoryDoseVerificationRepository
     aefi: MemoryAefiRepository
+    pregnancies: MemoryPregnancyRepository
     reports: MemoryReportRepository
 
     def __init__(self, store: _Store, *, scope: str | None = None) -> None:
@@ -446,6 +449,7 @@ class MemoryUnitOfWork:
         self.merges = MemoryMergeRepository(self)
         self.verifications = MemoryDoseVerificationRepository(self)
         self.aefi = MemoryAefiRepository(self)
+        self.pregnancies = MemoryPregnancyRepository(self)
         self.reports = MemoryReportRepository(self)
         self.scope_guard = _Scope(self.scope, self.org_units._rows)
 
@@ -478,6 +482,7 @@ class MemoryUnitOfWork:
             self.merges.rows,  # type: ignore[list-item]
             self.verifications.rows,  # type: ignore[list-item]
             self.aefi.rows,  # type: ignore[list-item]
+            self.pregnancies.rows,  # type: ignore[list-item]
         ]
 
     def commit(self) -> None:

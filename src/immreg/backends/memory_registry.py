@@ -1,4 +1,4 @@
-"""The registry feature's in-memory repositories: merges, dose verifications, AEFI.
+"""The registry feature's in-memory repositories: merges, verifications, AEFI, pregnancies.
 
 Merge records live in a table of the backend's store and are written through an overlay
 like every other memory table, so a rolled-back unit of work leaves no trace. Retiring a
@@ -16,12 +16,22 @@ import attrs
 
 from immreg.errors import ConflictError, NotFoundError
 from immreg.model import AdministeredDose
-from immreg.registry.records import AefiReport, DoseVerification, MergeRecord
+from immreg.registry.records import (
+    AefiReport,
+    DoseVerification,
+    MergeRecord,
+    PregnancyEpisode,
+)
 
 if TYPE_CHECKING:
     from immreg.backends.memory import MemoryUnitOfWork, _Overlay
 
-__all__ = ["MemoryAefiRepository", "MemoryDoseVerificationRepository", "MemoryMergeRepository"]
+__all__ = [
+    "MemoryAefiRepository",
+    "MemoryDoseVerificationRepository",
+    "MemoryMergeRepository",
+    "MemoryPregnancyRepository",
+]
 
 
 class MemoryMergeRepository:
@@ -188,3 +198,45 @@ class MemoryAefiRepository:
     def list_for_facility(self, facility_id: str) -> list[AefiReport]:
         """Reports on doses given at one facility, by onset then id."""
         return self._listed(lambda d: d.facility_id == facility_id)
+
+
+class MemoryPregnancyRepository:
+    """Pregnancy episodes in memory (see :class:`immreg.ports.PregnancyRepository`).
+
+    Args:
+        uow: The unit of work it belongs to.
+    """
+
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        from immreg.backends.memory import _Overlay
+
+        self._uow = uow
+        self.rows: _Overlay[str, PregnancyEpisode] = _Overlay(uow.store.pregnancies)
+
+    def add(self, episode: PregnancyEpisode) -> None:
+        """Store a new episode."""
+        self._uow.subjects.get(episode.subject_id)
+        if self.rows.get(episode.id) is not None:
+            raise ConflictError(f"pregnancy {episode.id!r} exists already")
+        self.rows.put(episode.id, episode, expect=None)
+
+    def get(self, episode_id: str) -> PregnancyEpisode:
+        """Return an episode."""
+        e = self.rows.get(episode_id)
+        if e is None:
+            raise NotFoundError("pregnancy", episode_id)
+        self._uow.subjects.get(e.subject_id)
+        return e
+
+    def update(self, episode: PregnancyEpisode) -> None:
+        """Replace an episode (same id and woman)."""
+        old = self.get(episode.id)
+        if old.subject_id != episode.subject_id:
+            raise ConflictError(f"pregnancy {episode.id!r} is another woman's")
+        self.rows.put(episode.id, episode, expect=old)
+
+    def list_for_subject(self, subject_id: str) -> list[PregnancyEpisode]:
+        """The woman's episodes, by start then id."""
+        self._uow.subjects.get(subject_id)
+        found = [e for e in self.rows.values() if e.subject_id == subject_id]
+        return sorted(found, key=lambda e: (e.start, e.id))

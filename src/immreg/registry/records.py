@@ -1,4 +1,4 @@
-"""The registry's own stored values: merge records, dose verifications, AEFI reports.
+"""The registry's own stored values: merges, dose verifications, AEFI, pregnancies.
 
 A :class:`MergeRecord` is everything needed to undo a merge exactly: both subjects and the
 absorbed subject's doses as they were before, and what the merge made of them. It is stored
@@ -22,6 +22,8 @@ __all__ = [
     "DoseVerification",
     "MergeRecord",
     "Outcome",
+    "PregnancyEpisode",
+    "PregnancyOutcome",
     "Severity",
     "VerificationStatus",
 ]
@@ -168,3 +170,55 @@ class AefiReport:
             raise ValidationError("description", "must say what happened")
         if len(self.description) > 500:
             raise ValidationError("description", "is longer than 500 characters")
+
+
+class PregnancyOutcome(enum.Enum):
+    """How a pregnancy ended."""
+
+    LIVE_BIRTH = "live_birth"
+    STILLBIRTH = "stillbirth"
+    MISCARRIAGE = "miscarriage"
+    TERMINATION = "termination"
+
+
+@attrs.frozen
+class PregnancyEpisode:
+    """One pregnancy of a woman in the registry (tetanus-diphtheria doses depend on it).
+
+    Episodes live in their own repository rather than on :class:`~immreg.model.Subject`:
+    they are added and closed over a woman's life independently of her record, and most
+    subjects (children, men) never have one, so keeping them off the subject keeps every
+    subject read, update and bulk row as it is.
+
+    Attributes:
+        id: Client-chosen episode id.
+        subject_id: The pregnant woman.
+        start: First day of the pregnancy as known (last menstrual period, or the day it
+            was registered).
+        expected_delivery: Expected date of delivery.
+        ended_on: The day it ended, or ``None`` while ongoing.
+        outcome: How it ended, or ``None`` while ongoing.
+    """
+
+    id: str
+    subject_id: str
+    start: dt.date
+    expected_delivery: dt.date
+    ended_on: dt.date | None = None
+    outcome: PregnancyOutcome | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.expected_delivery <= self.start:
+            raise ValidationError("expected_delivery", "must be after the start")
+        if self.expected_delivery > self.start + dt.timedelta(days=310):
+            raise ValidationError("expected_delivery", "is more than 44 weeks after the start")
+        if (self.ended_on is None) != (self.outcome is None):
+            raise ValidationError(
+                "outcome", "an ended pregnancy has both an end date and an outcome"
+            )
+        if self.ended_on is not None and self.ended_on < self.start:
+            raise ValidationError("ended_on", "is before the start")
+
+    def ongoing_on(self, day: dt.date) -> bool:
+        """Whether the woman was pregnant on ``day``."""
+        return self.start <= day and (self.ended_on is None or day < self.ended_on)

@@ -1,4 +1,4 @@
-"""Contracts for the registry feature's ports: merges, historical doses, AEFI, and scoping.
+"""Contracts for the registry's ports: merges, historical doses, AEFI, pregnancies, scoping.
 
 Subclass them beside the main contracts (:mod:`immreg.testing.conformance`), with the same
 ``backend`` fixture and capability flags::
@@ -27,22 +27,31 @@ import attrs
 import pytest
 
 from immreg.errors import ConflictError, NotFoundError, ScopeError, ValidationError
-from immreg.model import AdministeredDose, DoseSource, Subject
+from immreg.model import AdministeredDose, DoseSource, Sex, Subject
 from immreg.ports import Backend
 from immreg.registry.aefi import record_outcome, report_aefi
 from immreg.registry.history import record_historical_dose, split_doses, verify_dose
 from immreg.registry.merge import merge_subjects, merged_into, unmerge
+from immreg.registry.pregnancy import end_pregnancy, register_newborn, start_pregnancy
 from immreg.registry.records import (
     AefiReport,
     DoseVerification,
     Outcome,
+    PregnancyEpisode,
+    PregnancyOutcome,
     Severity,
     VerificationStatus,
 )
 from immreg.testing import registry_strategies as rst
 from immreg.testing.conformance import AS_OF, NOW, ContractBase, dose, subject
 
-__all__ = ["AefiContract", "HistoricalDoseContract", "MergeContract", "MergeScopingContract"]
+__all__ = [
+    "AefiContract",
+    "HistoricalDoseContract",
+    "MergeContract",
+    "MergeScopingContract",
+    "PregnancyContract",
+]
 
 _ids = itertools.count()
 _WHEN: dict[str, Any] = {"as_of": AS_OF, "at": NOW, "by": "nv.lan"}
@@ -413,3 +422,104 @@ class AefiContract(ContractBase):
         with backend.unit_of_work() as uow:
             assert uow.aefi.get("s1").outcome is Outcome.RECOVERING
             assert [r.id for r in uow.aefi.list_for_lot("PENTA", "L001")] == ["n1", "s1"]
+
+
+class PregnancyContract(ContractBase):
+    """:class:`~immreg.ports.PregnancyRepository`, pregnancies and newborns."""
+
+    def _setup(self, backend: Backend) -> None:
+        self.seed(backend)
+        self.add_subjects(
+            backend,
+            subject("mother", born=dt.date(1995, 5, 20)),
+            subject("south-mother", born=dt.date(1990, 1, 1), unit="HCM-Q1"),
+        )
+
+    def test_episode_then_newborn_closes_it(self, backend: Backend) -> None:
+        self._setup(backend)
+        episode = PregnancyEpisode("p1", "mother", dt.date(2025, 6, 1), dt.date(2026, 3, 8))
+        with backend.unit_of_work() as uow:
+            start_pregnancy(uow, episode, as_of=AS_OF)
+            uow.commit()
+        baby = subject("baby", born=dt.date(2026, 3, 10))
+        with backend.unit_of_work() as uow:
+            register_newborn(uow, baby, mother_id="mother", **_WHEN)
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            assert uow.subjects.get("baby").mother_id == "mother"
+            assert uow.pregnancies.list_for_subject("mother") == [
+                attrs.evolve(
+                    episode, ended_on=dt.date(2026, 3, 10), outcome=PregnancyOutcome.LIVE_BIRTH
+                )
+            ]
+            assert not uow.pregnancies.get("p1").ongoing_on(dt.date(2026, 3, 10))
+
+    def test_bad_episodes_are_refused(self, backend: Backend) -> None:
+        self._setup(backend)
+        self.add_subjects(backend, attrs.evolve(subject("man"), sex=Sex.MALE))
+        with backend.unit_of_work() as uow:
+            for bad, field in [
+                (
+                    PregnancyEpisode("x1", "man", dt.date(2025, 6, 1), dt.date(2026, 3, 8)),
+                    "subject_id",
+                ),
+                (
+                    PregnancyEpisode("x2", "mother", dt.date(2004, 6, 1), dt.date(2005, 3, 8)),
+                    "start",
+                ),
+                (
+                    PregnancyEpisode("x3", "mother", dt.date(2026, 6, 1), dt.date(2027, 3, 8)),
+                    "start",
+                ),
+            ]:
+                with pytest.raises(ValidationError) as info:
+                    start_pregnancy(uow, bad, as_of=AS_OF)
+                assert field in {e.field for e in info.value.errors}
+            start_pregnancy(
+                uow,
+                PregnancyEpisode("ok", "mother", dt.date(2025, 9, 1), dt.date(2026, 6, 8)),
+                as_of=AS_OF,
+            )
+            with pytest.raises(ValidationError):
+                start_pregnancy(
+                    uow,
+                    PregnancyEpisode("twice", "mother", dt.date(2025, 9, 2), dt.date(2026, 6, 8)),
+                    as_of=AS_OF,
+                )
+            with pytest.raises(ConflictError):
+                uow.pregnancies.add(
+                    PregnancyEpisode(
+                        "ok", "south-mother", dt.date(2025, 9, 1), dt.date(2026, 6, 8)
+                    )
+                )
+            end_pregnancy(
+                uow, "ok", PregnancyOutcome.MISCARRIAGE, on=dt.date(2025, 11, 1), as_of=AS_OF
+            )
+            with pytest.raises(ConflictError):
+                end_pregnancy(uow, "ok", PregnancyOutcome.LIVE_BIRTH, on=AS_OF, as_of=AS_OF)
+            uow.commit()
+        with pytest.raises(ValidationError) as info:
+            PregnancyEpisode("y", "mother", dt.date(2025, 1, 1), dt.date(2024, 1, 1))
+        assert info.value.field == "expected_delivery"
+        with backend.unit_of_work() as uow:
+            assert [e.id for e in uow.pregnancies.list_for_subject("mother")] == ["ok"]
+
+    def test_episodes_are_scoped(self, backend: Backend) -> None:
+        self.require("supports_scoping")
+        self._setup(backend)
+        south = PregnancyEpisode("ps", "south-mother", dt.date(2025, 6, 1), dt.date(2026, 3, 8))
+        with backend.unit_of_work() as uow:
+            uow.pregnancies.add(south)
+            uow.commit()
+        with backend.unit_of_work(scope="HN") as uow:
+            with pytest.raises(ScopeError):
+                uow.pregnancies.get("ps")
+            with pytest.raises(ScopeError):
+                uow.pregnancies.list_for_subject("south-mother")
+            with pytest.raises(ScopeError):
+                uow.pregnancies.update(attrs.evolve(south, expected_delivery=dt.date(2026, 3, 1)))
+            with pytest.raises(ScopeError):
+                uow.pregnancies.add(attrs.evolve(south, id="ps2"))
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            assert uow.pregnancies.list_for_subject("south-mother") == [south]
