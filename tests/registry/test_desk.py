@@ -59,3 +59,20 @@ def test_moves_history_and_aefi(registry: Registry) -> None:
     assert desk.record_aefi_outcome("a1", Outcome.RECOVERED).outcome is Outcome.RECOVERED
     assert [r.id for r in desk.aefi_for_lot("PENTA", "L001")] == ["a1"]
     assert [r.id for r in desk.aefi_for_facility("HN-BD-S1")] == ["a1"]
+
+
+def test_register_checks_the_national_code_and_reports_likely_duplicates(
+    registry: Registry,
+) -> None:
+    from immreg.errors import ValidationError
+    from immreg.registry import codes
+
+    code = codes.issue_code("01", 42)
+    with pytest.raises(ValidationError) as info:
+        registry.registry.register(subject("bad", code=code[:-1] + str((int(code[-1]) + 1) % 10)))
+    assert info.value.field == "national_code"
+    spaced = "-".join(code[i : i + 4] for i in range(0, 12, 4))
+    stored, candidates = registry.registry.register(subject("new", code=spaced))
+    assert stored.national_code == code
+    assert {p.left_id for p in candidates} == {"lan", "lan-2"}
+    assert registry.history("new").subject.national_code == code

@@ -13,10 +13,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+import attrs
+
 from immreg.model import AdministeredDose, Subject
 from immreg.orgunits import OrgTree
 from immreg.ports import UnitOfWork
-from immreg.registry import aefi, dedup, history, merge, residence
+from immreg.registry import aefi, codes, dedup, history, merge, residence
 from immreg.registry.records import AefiReport, DoseVerification, MergeRecord, Outcome
 from immreg.services import RecordResult
 
@@ -39,6 +41,27 @@ class RegistryDesk:
     def _uow(self) -> UnitOfWork:
         r = self._registry
         return r.backend.unit_of_work(scope=r.scope)
+
+    def register(self, subject: Subject) -> tuple[Subject, list[dedup.CandidatePair]]:
+        """Register a person and return likely duplicates already registered.
+
+        A national code is checked (12 digits, Damm check digit) and stored in its
+        12-digit form; the duplicates are those of :meth:`matches_for`, found before the
+        new record is stored, for a health worker to review (the record is stored anyway:
+        only a person decides that two records are one).
+
+        Raises:
+            ValidationError: A bad national code (``national_code``) or what
+                :func:`immreg.services.register_subject` refuses.
+            ConflictError: The id or the national code is taken.
+        """
+        if subject.national_code is not None:
+            subject = attrs.evolve(
+                subject, national_code=codes.normalize_code(subject.national_code)
+            )
+        candidates = self.matches_for(subject)
+        self._registry.register_subject(subject)
+        return subject, candidates
 
     def duplicates(
         self,
