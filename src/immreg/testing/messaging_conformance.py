@@ -209,6 +209,23 @@ class DueSummaryRepositoryContract(MessagingContractBase):
         assert rows[0].name == "Nguyễn Bé here"
         assert rows[0].birth_date == _BORN
 
+    def test_list_due_in_a_scope_follows_the_scoping_rule(self, backend: Backend) -> None:
+        day = dt.date(2026, 5, 20)
+        moved = dt.date(2026, 4, 1)
+        came = attrs.evolve(
+            child("came"), residences=[Residence("C2", _BORN, moved), Residence("C1", moved)]
+        )
+        self.seed(backend, came, child("local"))
+        with backend.unit_of_work() as uow:
+            for sid in ("came", "local"):
+                uow.due.replace(sid, [DueSummary(sid, "Sởi", 1, day, day)])
+            uow.commit()
+        # Scoped to C2: the child who lived there once is visible (any residence, ever),
+        # and is listed where she lives now; the child who never lived there is not.
+        with backend.unit_of_work(scope="C2") as uow:
+            rows = uow.due.list_due(["C1"], on=day, until=day)
+        assert [r.summary.subject_id for r in rows] == ["came"]
+
 
 class OutboxRepositoryContract(MessagingContractBase):
     """:class:`immreg.ports.OutboxRepository`: one message per key, states kept."""

@@ -57,6 +57,13 @@ _select_due = (
     )
     .order_by(due_summaries.c.subject_id, due_summaries.c.vaccine_group)
 )
+_ever = residences.alias("ever")
+_select_due_scoped = _select_due.where(
+    sa.exists().where(
+        _ever.c.subject_id == residences.c.subject_id,
+        _ever.c.org_unit_id.in_(sa.bindparam("scope_units", expanding=True)),
+    )
+)
 _select_message = sa.select(outbox).where(outbox.c.key == sa.bindparam("b_key"))
 _update_message = (
     sa.update(outbox)
@@ -185,15 +192,18 @@ class SqlAlchemyDueSummaryRepository:
         One query. In a scoped unit of work, only org units inside the scope are listed.
         """
         units = list(dict.fromkeys(org_unit_ids))
-        if self._uow.scope is not None:
-            inside = self._uow.subtree()
-            units = [u for u in units if u in inside]
         if not units:
             return []
-        params = {"units": units, "on": on, "until": until}
+        params: dict[str, Any] = {"units": units, "on": on, "until": until}
+        stmt = _select_due
+        if self._uow.scope is not None:
+            # The scoping rule of every backend: a subject is inside if any of its
+            # residences, at any time, is in the scope's subtree.
+            stmt = _select_due_scoped
+            params["scope_units"] = sorted(self._uow.subtree())
         # Positional tuples and no per-row helper calls: this loop is most of the due
         # list's time for a large commune.
-        rows: Any = self._uow.run(_select_due, params).all()
+        rows: Any = self._uow.run(stmt, params).all()
         return [
             DueRow(
                 DueSummary(sid, group, n, earliest, rec, past, latest, tuple(vaccines.split())),
