@@ -162,3 +162,14 @@ def test_a_pair_of_other_antigens() -> None:
         "dropped:HepB1-HepB3",
         "zero_dose",
     ]
+
+
+def test_a_cycle_in_the_tree_is_a_validation_error() -> None:
+    from immreg.model import OrgLevel, ParentLink
+
+    start = dt.date(2000, 1, 1)
+    a = OrgUnit("A", "A", OrgLevel.PROVINCE, parents=(ParentLink("B", start),))
+    b = OrgUnit("B", "B", OrgLevel.PROVINCE, parents=(ParentLink("A", start),))
+    with pytest.raises(ValidationError) as e:
+        rollup({"A": Tally({"cohort": 1})}, OrgTree([a, b]), on=AFTER, units=["A"])
+    assert e.value.field == "org_units"

@@ -356,6 +356,9 @@ def rollup(
         tree: The org-unit tree.
         on: The day whose tree to use (e.g. before or after 2025-07-01).
         units: The units to report on.
+
+    Raises:
+        ValidationError: The tree has a cycle on ``on`` above one of the leaves.
     """
     wanted = set(units)
     out: dict[str, list[Tally]] = {u: [] for u in units}
@@ -364,7 +367,11 @@ def rollup(
             if leaf in wanted:
                 out[leaf].append(tally)
             continue
-        for ancestor in tree.path(leaf, on=on):
+        try:
+            path = tree.path(leaf, on=on)
+        except ValueError as e:  # a cycle in stored parent links: say so, in our terms
+            raise ValidationError("org_units", str(e)) from None
+        for ancestor in path:
             if ancestor in wanted:
                 out[ancestor].append(tally)
     return {u: Tally.merge(ts) for u, ts in out.items()}
