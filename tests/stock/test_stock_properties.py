@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from immreg.backends import open_backend
+from immreg.ports import Backend
 from immreg.stock.gs1 import parse_scan
 from immreg.stock.model import EventKind, StockEvent, SupplyProfile
 from immreg.testing import stock_strategies as sst
@@ -28,36 +31,32 @@ def test_every_scan_form_round_trips(pack: sst.GS1Pack, form: sst.ScanForm) -> N
     assert (scan.gtin, scan.lot_number, scan.expiry) == (pack.gtin, pack.lot_number, pack.expiry)
 
 
-@given(st.lists(sst.stock_events(), max_size=5, unique_by=lambda e: e.id))
-@settings(max_examples=25, deadline=None)
-def test_events_survive_sqlite_unchanged(events: list[StockEvent]) -> None:
+@pytest.fixture(scope="module")
+def sqlite() -> Iterator[Backend]:
+    """One SQLite database for every example; each example rolls its writes back."""
     backend = open_backend("sqlite://")
-    try:
-        with backend.unit_of_work() as uow:
-            for e in events:
-                # A receipt first, so that every event fits the balance.
-                uow.stock.append(
-                    StockEvent(f"seed-{e.id}"[:100], EventKind.RECEIPT, e.facility_id,
-                               e.product_code, e.lot_number, 100_000, e.date)
-                )  # fmt: skip
-                uow.stock.append(e)
-            uow.commit()
-        with backend.unit_of_work() as uow:
-            for e in events:
-                assert uow.stock.find_event(e.id) == e
-    finally:
-        backend.close()
+    yield backend
+    backend.close()
 
 
-@given(sst.supply_profiles())
-@settings(max_examples=25, deadline=None)
-def test_profiles_survive_sqlite_unchanged(profile: SupplyProfile) -> None:
-    backend = open_backend("sqlite://")
-    try:
-        with backend.unit_of_work() as uow:
-            uow.stock.put_profile(profile)
-            uow.commit()
-        with backend.unit_of_work() as uow:
-            assert uow.stock.find_profile(profile.product_code) == profile
-    finally:
-        backend.close()
+@given(events=st.lists(sst.stock_events(), max_size=5, unique_by=lambda e: e.id))
+@settings(max_examples=50, deadline=None)
+def test_events_survive_sql_rows_unchanged(sqlite: Backend, events: list[StockEvent]) -> None:
+    with sqlite.unit_of_work() as uow:  # never committed: the next example starts empty
+        for e in events:
+            # A receipt first, so that every event fits the balance.
+            uow.stock.append(
+                StockEvent(f"seed-{e.id}"[:100], EventKind.RECEIPT, e.facility_id,
+                           e.product_code, e.lot_number, 100_000, e.date)
+            )  # fmt: skip
+            uow.stock.append(e)
+        for e in events:
+            assert uow.stock.find_event(e.id) == e  # read back from its row
+
+
+@given(profile=sst.supply_profiles())
+@settings(max_examples=50, deadline=None)
+def test_profiles_survive_sql_rows_unchanged(sqlite: Backend, profile: SupplyProfile) -> None:
+    with sqlite.unit_of_work() as uow:
+        uow.stock.put_profile(profile)
+        assert uow.stock.find_profile(profile.product_code) == profile
