@@ -115,3 +115,13 @@ def test_cli_report(filled: tuple[Backend, str], capsys: pytest.CaptureFixture[s
     assert a1["Pertussis 3 late %"] == "100.0"
     assert main(["report", "dropout", url, "--born", "24x", "--as-of", "2025-12-31"]) == 2
     assert "--born" in capsys.readouterr().err
+
+
+def test_a_restriction_to_more_units_than_can_be_bound(filled: tuple[Backend, str]) -> None:
+    backend, _ = filled
+    many = {f"X{i}" for i in range(25_000)} | {"A1", "C1-S"}
+    with backend.unit_of_work() as uow:
+        every = uow.reports.leaf_tallies(SPEC)
+        some = uow.reports.leaf_tallies(SPEC, units=many)
+    assert some == {u: t for u, t in every.items() if u in many}
+    assert set(some) == {"A1", "C1-S"}

@@ -37,6 +37,8 @@ __all__ = ["SqlAlchemyReportRepository"]
 # Children per statement when numbering a subtree's doses (well under the 32,766 bound
 # parameters SQLite allows and the 65,535 of PostgreSQL's protocol).
 _CHUNK = 5000
+# Most org units bound in one restricted query; beyond, the unrestricted query is used.
+_MAX_UNITS = 20000
 
 
 class SqlAlchemyReportRepository:
@@ -60,6 +62,12 @@ class SqlAlchemyReportRepository:
         codes = spec.codes_by_antigen(self._uow.catalogue.list_products())
         admitted = self._admitted_subjects()
         wanted = None if units is None else sorted(set(units))
+        if wanted is not None and len(wanted) > _MAX_UNITS:
+            # Too many to bind (a whole country): count everything and keep the units asked
+            # for; the values are the same.
+            every = self.leaf_tallies(spec)
+            keep = set(wanted)
+            return {u: t for u, t in every.items() if u in keep}
         out: dict[str, dict[str, int]] = {}
         for unit, key, value in [
             *self._cohort_rows(spec, codes, admitted, wanted),
