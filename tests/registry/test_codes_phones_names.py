@@ -74,6 +74,30 @@ def test_qr_sticker_holds_the_digits() -> None:
         codes.qr_code("791234567890")
 
 
+def test_linear_barcode_encodes_the_digits_in_code_set_c() -> None:
+    import re
+
+    code = codes.issue_code("79", 123456789)
+    svg = codes.barcode_svg(code).decode()
+    assert svg.lstrip().startswith("<?xml")
+    assert "<svg" in svg
+    assert codes.format_code(code) in svg
+    # Code 128 set C: start, 6 digit pairs and the check symbol (3 bars, 11 modules each),
+    # then the stop symbol (4 bars, 13 modules): 28 bars over 101 modules.
+    bars = [
+        (float(x), float(w))
+        for x, w in re.findall(r'<rect x="([0-9.]+)mm" y="[^"]*" width="([0-9.]+)mm"', svg)
+    ]
+    assert len(bars) == 28
+    module = min(w for _, w in bars)
+    span = bars[-1][0] + bars[-1][1] - bars[0][0]
+    assert round(span / module) == 101
+    other = codes.issue_code("79", 123456780)
+    assert codes.barcode_svg(other) != codes.barcode_svg(code)
+    with pytest.raises(ValidationError):
+        codes.barcode_svg("791234567890")
+
+
 @pytest.mark.parametrize(
     ("old", "new"),
     [
