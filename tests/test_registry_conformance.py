@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
+from _backend_kinds import build_contract_tests
 from immreg.testing import registry_conformance
-from test_conformance import KINDS, Postgres
 
 CONTRACTS: list[type] = [
     registry_conformance.MergeContract,
@@ -16,16 +14,7 @@ CONTRACTS: list[type] = [
 ]
 
 
-def _build() -> None:
-    for contract in CONTRACTS:
-        for kind in KINDS:
-            name = f"Test{contract.__name__.removesuffix('Contract')}{kind.__name__}"
-            marks = [pytest.mark.postgres] if kind is Postgres else []
-            cls = type(name, (kind, contract), {"__module__": __name__, "pytestmark": marks})
-            globals()[name] = cls
-
-
-_build()
+build_contract_tests(CONTRACTS, globals())
 
 
 def test_every_registry_contract_is_run_for_every_kind() -> None:
