@@ -135,7 +135,8 @@ INVALID: list[tuple[type[Any], dict[str, Any], str]] = [
     (VaccineProduct, {"cvx": "1234"}, "cvx"),
     (VaccineProduct, {"cvx": "A1"}, "cvx"),
     (VaccineProduct, {"cvx": 19}, "cvx"),
-    (VaccineProduct, {"gtins": ("0890123456789", "123")}, "gtins[1]"),
+    (VaccineProduct, {"gtins": ("0890123456781", "123")}, "gtins[1]"),
+    (VaccineProduct, {"gtins": ("08901234567897",)}, "gtins[0]"),  # check digit is 0
     (VaccineProduct, {"doses_per_vial": 0}, "doses_per_vial"),
     (VaccineProduct, {"open_vial_rule": "keep_28_days"}, "open_vial_rule"),
     (VaccineProduct, {"manufacturer": ""}, "manufacturer"),

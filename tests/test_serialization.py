@@ -144,7 +144,7 @@ def test_dates_and_enums_by_value() -> None:
         ({"name": "Lê Thị Mai", "sms_opt_out": "yes"}, Caregiver, ["sms_opt_out"]),
         ({"org_unit_id": "HN", "start": "2024-03-01", "end": "2024-03-01"}, Residence, ["end"]),
         (
-            {"code": "P", "name": "P", "antigens": ["Hib"], "gtins": ["12345678", "1"]},
+            {"code": "P", "name": "P", "antigens": ["Hib"], "gtins": ["12345670", "1"]},
             VaccineProduct,
             ["gtins[1]"],
         ),

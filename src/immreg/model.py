@@ -39,6 +39,7 @@ __all__ = [
     "Sex",
     "Subject",
     "VaccineProduct",
+    "gs1_check_digit",
     "normalize_phone",
 ]
 
@@ -90,6 +91,16 @@ class OrgLevel(enum.Enum):
 
 
 # --- validators -------------------------------------------------------------------------
+
+
+def gs1_check_digit(body: str) -> str:
+    """The GS1 mod-10 check digit of a GTIN's other digits (weights 3, 1, 3, ... from the right).
+
+    >>> gs1_check_digit("0890123456789")
+    '0'
+    """
+    total = sum(int(c) * (3 if i % 2 == 0 else 1) for i, c in enumerate(reversed(body)))
+    return str((10 - total % 10) % 10)
 
 
 def _fail(field: str, message: str) -> ValidationError:
@@ -487,6 +498,9 @@ class VaccineProduct:
         for i, g in enumerate(self.gtins):
             if not (g.isdigit() and len(g) in (8, 12, 13, 14)):
                 raise _fail(f"gtins[{i}]", "must be a GTIN of 8, 12, 13 or 14 digits")
+            expected = gs1_check_digit(g[:-1])
+            if expected != g[-1]:
+                raise _fail(f"gtins[{i}]", f"has check digit {g[-1]}; GS1 mod-10 gives {expected}")
 
 
 @attrs.frozen

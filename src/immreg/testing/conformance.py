@@ -134,7 +134,7 @@ class Seed:
             "DPT-VGB-Hib (ComBE Five)",
             ("Diphtheria", "Tetanus", "Pertussis", "HepB", "Hib"),
             cvx="102",
-            gtins=("08901234567897",),
+            gtins=("08901234567890",),
         ),
     )
     lots: tuple[Lot, ...] = (

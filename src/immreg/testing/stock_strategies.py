@@ -26,6 +26,8 @@ from urllib.parse import quote
 import attrs
 from hypothesis import strategies as st
 
+from immreg.model import gs1_check_digit
+from immreg.stock.gs1 import SEPARATORS
 from immreg.stock.model import EventKind, StockEvent, SupplyProfile, VvmType, WastageReason
 
 __all__ = [
@@ -50,22 +52,23 @@ GS1_CHARSET_82 = (
 ScanForm = Literal["raw_gs", "raw_wedge", "symbology", "hri", "digital_link"]
 
 
-def _check_digit(body: str) -> str:
-    # GS1 mod-10: weights 3 and 1 alternating from the rightmost data digit.
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return str((10 - total % 10) % 10)
-
-
 @st.composite
 def gtins(draw: st.DrawFn) -> str:
     """GTIN-14 strings with a correct check digit."""
     body = draw(st.text("0123456789", min_size=13, max_size=13))
-    return body + _check_digit(body)
+    return body + gs1_check_digit(body)
 
 
 def gs1_lot_numbers() -> st.SearchStrategy[str]:
-    """Lot numbers from GS1 character set 82, 1 to 20 characters."""
-    return st.text(GS1_CHARSET_82, min_size=1, max_size=20)
+    """Lot numbers from GS1 character set 82, 1 to 20 characters.
+
+    Lots holding a scanner's textual stand-in for the separator (``<GS>``, ``<FNC1>``, ``~1``,
+    see :data:`immreg.stock.gs1.SEPARATORS`) are left out: in a keyboard-wedge scan they cannot
+    be told from a real separator, by immreg or by anyone.
+    """
+    return st.text(GS1_CHARSET_82, min_size=1, max_size=20).filter(
+        lambda lot: not any(stand_in in lot for stand_in in SEPARATORS[1:])
+    )
 
 
 @attrs.frozen

@@ -56,6 +56,7 @@ from immreg.model import (
     Sex,
     Subject,
     VaccineProduct,
+    gs1_check_digit,
 )
 
 __all__ = [
@@ -220,17 +221,12 @@ def dates(
     return st.one_of(st.dates(lo, hi), leap_days, month_ends)
 
 
-def _check_digit(digits: str) -> str:
-    total = sum(int(c) * (3 if i % 2 == 0 else 1) for i, c in enumerate(reversed(digits)))
-    return str((10 - total % 10) % 10)
-
-
 @functools.lru_cache(maxsize=512)
 def gtins() -> st.SearchStrategy[str]:
     """GS1 GTIN-8, -12, -13 or -14 with a correct check digit."""
     return st.sampled_from((8, 12, 13, 14)).flatmap(
         lambda n: st.text(alphabet="0123456789", min_size=n - 1, max_size=n - 1).map(
-            lambda body: body + _check_digit(body)
+            lambda body: body + gs1_check_digit(body)
         )
     )
 
