@@ -38,9 +38,16 @@ from immreg.ports import BulkBatch
 from immreg.registry.records import AefiReport, DoseVerification, MergeRecord, PregnancyEpisode
 
 __all__ = [
+    "MemoryAuditRepository",
     "MemoryBackend",
+    "MemoryCatalogueRepository",
+    "MemoryDoseRepository",
+    "MemoryLotRepository",
+    "MemoryOrgUnitRepository",
+    "MemorySubjectRepository",
     "MemoryUnitOfWork",
     "open_memory_backend",
+    "subtree_ids",
 ]
 
 K = TypeVar("K", bound=Hashable)
