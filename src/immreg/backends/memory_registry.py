@@ -8,9 +8,10 @@ work.
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 import attrs
 
@@ -24,7 +25,7 @@ from immreg.registry.records import (
 )
 
 if TYPE_CHECKING:
-    from immreg.backends.memory import MemoryUnitOfWork, _Overlay
+    from immreg.backends.memory import MemoryUnitOfWork, _Overlay, _Table
 
 __all__ = [
     "MemoryAefiRepository",
@@ -32,6 +33,8 @@ __all__ = [
     "MemoryMergeRepository",
     "MemoryPregnancyRepository",
 ]
+
+_Owned = TypeVar("_Owned", AefiReport, PregnancyEpisode)
 
 
 class MemoryMergeRepository:
@@ -143,40 +146,79 @@ class MemoryDoseVerificationRepository:
         return sorted(found, key=lambda v: v.dose_id)
 
 
-class MemoryAefiRepository:
+class _OwnedRecords(abc.ABC, Generic[_Owned]):
+    """Storing, reading and replacing records that belong to one owning row.
+
+    An AEFI report belongs to a dose and a pregnancy episode to a subject: a record may
+    be stored or read only while its owner exists and lies inside the unit of work's
+    scope (:meth:`_check_owner` asks the owner's repository, which checks both), and a
+    replacement may not hand the record to another owner. Subclasses name the record
+    kind for messages (:attr:`_kind`), say how a changed owner is reported
+    (:attr:`_other_owner`) and which field holds the owner's id (:meth:`_owner_id`).
+
+    Args:
+        uow: The unit of work it belongs to.
+        table: The store's committed table of these records.
+    """
+
+    _kind: ClassVar[str]
+    _other_owner: ClassVar[str]
+
+    def __init__(self, uow: MemoryUnitOfWork, table: _Table[str, _Owned]) -> None:
+        from immreg.backends.memory import _Overlay
+
+        self._uow = uow
+        self.rows: _Overlay[str, _Owned] = _Overlay(table)
+
+    @abc.abstractmethod
+    def _owner_id(self, record: _Owned) -> str:
+        """The id of the row the record belongs to."""
+
+    @abc.abstractmethod
+    def _check_owner(self, owner_id: str) -> None:
+        """Raise unless the owner exists and is in scope."""
+
+    def add(self, record: _Owned) -> None:
+        """Store a new record."""
+        self._check_owner(self._owner_id(record))
+        if self.rows.get(record.id) is not None:
+            raise ConflictError(f"{self._kind} {record.id!r} exists already")
+        self.rows.put(record.id, record, expect=None)
+
+    def get(self, record_id: str) -> _Owned:
+        """Return a record."""
+        r = self.rows.get(record_id)
+        if r is None:
+            raise NotFoundError(self._kind, record_id)
+        self._check_owner(self._owner_id(r))
+        return r
+
+    def update(self, record: _Owned) -> None:
+        """Replace a record (same id and owner)."""
+        old = self.get(record.id)
+        if self._owner_id(old) != self._owner_id(record):
+            raise ConflictError(f"{self._kind} {record.id!r} {self._other_owner}")
+        self.rows.put(record.id, record, expect=old)
+
+
+class MemoryAefiRepository(_OwnedRecords[AefiReport]):
     """AEFI reports in memory (see :class:`immreg.ports.AefiRepository`).
 
     Args:
         uow: The unit of work it belongs to.
     """
 
+    _kind = "AEFI report"
+    _other_owner = "is about another dose"
+
     def __init__(self, uow: MemoryUnitOfWork) -> None:
-        from immreg.backends.memory import _Overlay
+        super().__init__(uow, uow.store.aefi)
 
-        self._uow = uow
-        self.rows: _Overlay[str, AefiReport] = _Overlay(uow.store.aefi)
+    def _owner_id(self, record: AefiReport) -> str:
+        return record.dose_id
 
-    def add(self, report: AefiReport) -> None:
-        """Store a new report."""
-        self._uow.doses.get(report.dose_id)
-        if self.rows.get(report.id) is not None:
-            raise ConflictError(f"AEFI report {report.id!r} exists already")
-        self.rows.put(report.id, report, expect=None)
-
-    def get(self, report_id: str) -> AefiReport:
-        """Return a report."""
-        r = self.rows.get(report_id)
-        if r is None:
-            raise NotFoundError("AEFI report", report_id)
-        self._uow.doses.get(r.dose_id)
-        return r
-
-    def update(self, report: AefiReport) -> None:
-        """Replace a report (same id and dose)."""
-        old = self.get(report.id)
-        if old.dose_id != report.dose_id:
-            raise ConflictError(f"AEFI report {report.id!r} is about another dose")
-        self.rows.put(report.id, report, expect=old)
+    def _check_owner(self, owner_id: str) -> None:
+        self._uow.doses.get(owner_id)
 
     def _listed(self, keep: Callable[[AdministeredDose], bool]) -> list[AefiReport]:
         doses = self._uow.doses._rows
@@ -200,40 +242,24 @@ class MemoryAefiRepository:
         return self._listed(lambda d: d.facility_id == facility_id)
 
 
-class MemoryPregnancyRepository:
+class MemoryPregnancyRepository(_OwnedRecords[PregnancyEpisode]):
     """Pregnancy episodes in memory (see :class:`immreg.ports.PregnancyRepository`).
 
     Args:
         uow: The unit of work it belongs to.
     """
 
+    _kind = "pregnancy"
+    _other_owner = "is another woman's"
+
     def __init__(self, uow: MemoryUnitOfWork) -> None:
-        from immreg.backends.memory import _Overlay
+        super().__init__(uow, uow.store.pregnancies)
 
-        self._uow = uow
-        self.rows: _Overlay[str, PregnancyEpisode] = _Overlay(uow.store.pregnancies)
+    def _owner_id(self, record: PregnancyEpisode) -> str:
+        return record.subject_id
 
-    def add(self, episode: PregnancyEpisode) -> None:
-        """Store a new episode."""
-        self._uow.subjects.get(episode.subject_id)
-        if self.rows.get(episode.id) is not None:
-            raise ConflictError(f"pregnancy {episode.id!r} exists already")
-        self.rows.put(episode.id, episode, expect=None)
-
-    def get(self, episode_id: str) -> PregnancyEpisode:
-        """Return an episode."""
-        e = self.rows.get(episode_id)
-        if e is None:
-            raise NotFoundError("pregnancy", episode_id)
-        self._uow.subjects.get(e.subject_id)
-        return e
-
-    def update(self, episode: PregnancyEpisode) -> None:
-        """Replace an episode (same id and woman)."""
-        old = self.get(episode.id)
-        if old.subject_id != episode.subject_id:
-            raise ConflictError(f"pregnancy {episode.id!r} is another woman's")
-        self.rows.put(episode.id, episode, expect=old)
+    def _check_owner(self, owner_id: str) -> None:
+        self._uow.subjects.get(owner_id)
 
     def list_for_subject(self, subject_id: str) -> list[PregnancyEpisode]:
         """The woman's episodes, by start then id."""
