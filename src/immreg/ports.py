@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # messaging types import this module: only the type checker n
     from immreg.duelist import DueRow, DueSummary
     from immreg.indicators import ReportSpec, Tally
     from immreg.messaging import OutboxMessage, OutboxStatus
+    from immreg.reports.maternal import MaternalRecord
 
 __all__ = [
     "AefiRepository",
@@ -51,6 +52,7 @@ __all__ = [
     "DoseVerificationRepository",
     "DueSummaryRepository",
     "LotRepository",
+    "MaternalRepository",
     "MergeRepository",
     "Message",
     "MessageGateway",
@@ -238,6 +240,7 @@ class UnitOfWork(Protocol):
         aefi: Adverse events following immunization.
         pregnancies: Pregnancy episodes.
         reports: Report tallies per org unit (:mod:`immreg.indicators`).
+        maternal: Pregnancies and tetanus doses for reports (:mod:`immreg.reports.maternal`).
         scope: The org-unit id whose subtree this unit of work is limited to, or ``None``.
     """
 
@@ -255,6 +258,7 @@ class UnitOfWork(Protocol):
     aefi: AefiRepository
     pregnancies: PregnancyRepository
     reports: ReportRepository
+    maternal: MaternalRepository
     scope: str | None
 
     def __enter__(self) -> Self:
@@ -598,6 +602,29 @@ class ReportRepository(Protocol):
         report by commune need not count the whole country); the values are the same as
         those of the unrestricted call.
         """
+
+
+class MaternalRepository(Protocol):
+    """What maternal tetanus reports read (:mod:`immreg.reports.maternal`).
+
+    The contract: :meth:`pregnancy_records` returns exactly what
+    :func:`immreg.reports.maternal.pregnancy_records` selects from the episodes, subjects
+    and doses the unit of work can see (its own writes included); in a scoped unit of work,
+    only women within the scope.
+    """
+
+    def pregnancy_records(
+        self,
+        *,
+        since: dt.date,
+        until: dt.date,
+        on: dt.date,
+        product_codes: Collection[str],
+        units: Collection[str] | None = None,
+    ) -> list[MaternalRecord]:
+        """Episodes started by ``on`` whose expected delivery or end is in ``[since, until)``,
+        each with the woman's doses of ``product_codes`` up to ``on`` and her residence on
+        ``on`` (restricted to residents of ``units`` when given), ordered by episode id."""
 
 
 # --- registry: historical dose verification and AEFI (immreg.registry.history, .aefi) ------

@@ -30,6 +30,7 @@ from immreg.backends.memory_registry import (
     MemoryMergeRepository,
     MemoryPregnancyRepository,
 )
+from immreg.backends.memory_maternal import MemoryMaternalRepository
 from immreg.backends.memory_reports import MemoryReportRepository
 from immreg.backends.memory_stock import MemoryStockLedger, StockStore
 from immreg.errors import ConflictError, NotFoundError, ScopeError, ValidationError
@@ -437,6 +438,7 @@ class MemoryUnitOfWork:
     aefi: MemoryAefiRepository
     pregnancies: MemoryPregnancyRepository
     reports: MemoryReportRepository
+    maternal: MemoryMaternalRepository
 
     def __init__(self, store: _Store, *, scope: str | None = None) -> None:
         self.store = store
@@ -458,6 +460,7 @@ class MemoryUnitOfWork:
         self.aefi = MemoryAefiRepository(self)
         self.pregnancies = MemoryPregnancyRepository(self)
         self.reports = MemoryReportRepository(self)
+        self.maternal = MemoryMaternalRepository(self)
         self.scope_guard = _Scope(self.scope, self.org_units._rows)
 
     def __enter__(self) -> Self:

@@ -18,6 +18,7 @@ from typing import Any, NoReturn, Self
 import sqlalchemy as sa
 
 from immreg.backends.sqlalchemy import mapping, queries
+from immreg.backends.sqlalchemy.maternal import SqlAlchemyMaternalRepository
 from immreg.backends.sqlalchemy.messaging import (
     SqlAlchemyDueSummaryRepository,
     SqlAlchemyOutboxRepository,
@@ -47,6 +48,7 @@ from immreg.ports import (
     DoseVerificationRepository,
     DueSummaryRepository,
     LotRepository,
+    MaternalRepository,
     MergeRepository,
     OrgUnitRepository,
     OutboxRepository,
@@ -516,6 +518,7 @@ class SqlAlchemyUnitOfWork:
     verifications: DoseVerificationRepository
     aefi: AefiRepository
     pregnancies: PregnancyRepository
+    maternal: MaternalRepository
     due: DueSummaryRepository
     outbox: OutboxRepository
     scope: str | None
@@ -538,6 +541,7 @@ class SqlAlchemyUnitOfWork:
         self.aefi = SqlAlchemyAefiRepository(self)
         self.pregnancies = SqlAlchemyPregnancyRepository(self)
         self.reports = SqlAlchemyReportRepository(self)
+        self.maternal = SqlAlchemyMaternalRepository(self)
         self.due = SqlAlchemyDueSummaryRepository(self)
         self.outbox = SqlAlchemyOutboxRepository(self)
 
