@@ -8,8 +8,9 @@ transaction.
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import attrs
 import sqlalchemy as sa
@@ -44,6 +45,8 @@ __all__ = [
     "SqlAlchemyMergeRepository",
     "SqlAlchemyPregnancyRepository",
 ]
+
+_Owned = TypeVar("_Owned", AefiReport, PregnancyEpisode)
 
 _select_merge = sa.select(registry_merges.c.record).where(
     registry_merges.c.id == sa.bindparam("id")
@@ -254,19 +257,100 @@ class SqlAlchemyDoseVerificationRepository:
         return [_verification(r) for r in rows]
 
 
+class _OwnedRows(abc.ABC, Generic[_Owned]):
+    """Storing, reading and replacing rows that belong to one owning row.
+
+    An AEFI report belongs to a dose and a pregnancy episode to a subject: a row may be
+    stored or read only while its owner exists and lies inside the unit of work's scope
+    (:meth:`_check_owner` asks the owner's repository, which checks both), and a
+    replacement rewrites every column but the id and the owner, which it may not change.
+    Subclasses give the table, the owner's column (:attr:`_owner`), the record kind for
+    messages (:attr:`_kind`), how a changed owner is reported (:attr:`_other_owner`) and
+    the conversions between record and row.
+
+    Args:
+        uow: The unit of work whose connection it uses.
+    """
+
+    _table: ClassVar[sa.Table]
+    _owner: ClassVar[str]
+    _kind: ClassVar[str]
+    _other_owner: ClassVar[str]
+    _select: ClassVar[sa.Select[Any]]
+    _update: ClassVar[sa.Update]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        t = cls._table
+        cls._select = sa.select(t).where(t.c.id == sa.bindparam("id"))
+        changeable = [c.name for c in t.columns if c.name not in ("id", cls._owner)]
+        cls._update = (
+            sa.update(t)
+            .where(t.c.id == sa.bindparam("b_id"))
+            .values({name: sa.bindparam(name) for name in changeable})
+        )
+
+    def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
+        self._uow = uow
+
+    @staticmethod
+    @abc.abstractmethod
+    def _row(record: _Owned, /) -> dict[str, Any]:
+        """The record as the table's row."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def _record(row: sa.Row[Any], /) -> _Owned:
+        """The record a table row holds."""
+
+    @abc.abstractmethod
+    def _check_owner(self, owner_id: str) -> None:
+        """Raise unless the owner exists and is in scope."""
+
+    def add(self, record: _Owned) -> None:
+        """Store a new record.
+
+        Raises:
+            NotFoundError: Its owner does not exist.
+            ScopeError: Its owner is outside the scope.
+            ConflictError: A record with the same id exists.
+        """
+        row = self._row(record)
+        self._check_owner(row[self._owner])
+        if self._uow.run(self._uow.insert_ignore(self._table), row).rowcount == 0:
+            raise ConflictError(f"{self._kind} {record.id!r} exists already")
+
+    def get(self, record_id: str) -> _Owned:
+        """Return a record.
+
+        Raises:
+            NotFoundError: No such record.
+            ScopeError: Its owner is outside the scope.
+        """
+        row = self._uow.run(self._select, {"id": record_id}).first()
+        if row is None:
+            raise NotFoundError(self._kind, record_id)
+        self._check_owner(row._mapping[self._owner])
+        return self._record(row)
+
+    def update(self, record: _Owned) -> None:
+        """Replace a record (same id and owner).
+
+        Raises:
+            NotFoundError: No such record.
+            ScopeError: Its owner is outside the scope.
+            ConflictError: The owner differs.
+        """
+        old = self._row(self.get(record.id))
+        row = self._row(record)
+        if old[self._owner] != row[self._owner]:
+            raise ConflictError(f"{self._kind} {record.id!r} {self._other_owner}")
+        row["b_id"] = row.pop("id")
+        del row[self._owner]
+        self._uow.run(self._update, row)
+
+
 _a = registry_aefi
-_select_aefi = sa.select(_a).where(_a.c.id == sa.bindparam("id"))
-_update_aefi = (
-    sa.update(_a)
-    .where(_a.c.id == sa.bindparam("b_id"))
-    .values(
-        onset=sa.bindparam("onset"),
-        severity=sa.bindparam("severity"),
-        outcome=sa.bindparam("outcome"),
-        description=sa.bindparam("description"),
-        reported_by=sa.bindparam("reported_by"),
-    )
-)
 _aefi_with_dose = sa.select(_a).join(doses, doses.c.id == _a.c.dose_id)
 _aefi_order = (_a.c.onset, _a.c.id)
 _aefi_for_lot = _aefi_with_dose.where(
@@ -300,56 +384,22 @@ def _aefi(row: sa.Row[Any]) -> AefiReport:
     )
 
 
-class SqlAlchemyAefiRepository:
+class SqlAlchemyAefiRepository(_OwnedRows[AefiReport]):
     """AEFI reports in SQL (see :class:`immreg.ports.AefiRepository`).
 
     Args:
         uow: The unit of work whose connection it uses.
     """
 
-    def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
-        self._uow = uow
+    _table = registry_aefi
+    _owner = "dose_id"
+    _kind = "AEFI report"
+    _other_owner = "is about another dose"
+    _row = staticmethod(_aefi_row)
+    _record = staticmethod(_aefi)
 
-    def add(self, report: AefiReport) -> None:
-        """Store a new report.
-
-        Raises:
-            NotFoundError: The dose does not exist.
-            ScopeError: The dose's subject is outside the scope.
-            ConflictError: A report with the same id exists.
-        """
-        self._uow.doses.get(report.dose_id)
-        if self._uow.run(self._uow.insert_ignore(_a), _aefi_row(report)).rowcount == 0:
-            raise ConflictError(f"AEFI report {report.id!r} exists already")
-
-    def get(self, report_id: str) -> AefiReport:
-        """Return a report.
-
-        Raises:
-            NotFoundError: No such report.
-            ScopeError: The dose's subject is outside the scope.
-        """
-        row = self._uow.run(_select_aefi, {"id": report_id}).first()
-        if row is None:
-            raise NotFoundError("AEFI report", report_id)
-        self._uow.doses.get(row.dose_id)
-        return _aefi(row)
-
-    def update(self, report: AefiReport) -> None:
-        """Replace a report (same id and dose).
-
-        Raises:
-            NotFoundError: No such report.
-            ScopeError: The dose's subject is outside the scope.
-            ConflictError: The dose differs.
-        """
-        old = self.get(report.id)
-        if old.dose_id != report.dose_id:
-            raise ConflictError(f"AEFI report {report.id!r} is about another dose")
-        row = _aefi_row(report)
-        row["b_id"] = row.pop("id")
-        del row["dose_id"]
-        self._uow.run(_update_aefi, row)
+    def _check_owner(self, owner_id: str) -> None:
+        self._uow.doses.get(owner_id)
 
     def _list(self, stmt: sa.Select[Any], params: dict[str, Any]) -> list[AefiReport]:
         if self._uow.scope is not None:
@@ -367,21 +417,10 @@ class SqlAlchemyAefiRepository:
 
 
 _p = registry_pregnancies
-_select_pregnancy = sa.select(_p).where(_p.c.id == sa.bindparam("id"))
 _select_pregnancies = (
     sa.select(_p)
     .where(_p.c.subject_id == sa.bindparam("subject_id"))
     .order_by(_p.c.start, _p.c.id)
-)
-_update_pregnancy = (
-    sa.update(_p)
-    .where(_p.c.id == sa.bindparam("b_id"))
-    .values(
-        start=sa.bindparam("start"),
-        expected_delivery=sa.bindparam("expected_delivery"),
-        ended_on=sa.bindparam("ended_on"),
-        outcome=sa.bindparam("outcome"),
-    )
 )
 
 
@@ -407,56 +446,22 @@ def _pregnancy(row: sa.Row[Any]) -> PregnancyEpisode:
     )
 
 
-class SqlAlchemyPregnancyRepository:
+class SqlAlchemyPregnancyRepository(_OwnedRows[PregnancyEpisode]):
     """Pregnancy episodes in SQL (see :class:`immreg.ports.PregnancyRepository`).
 
     Args:
         uow: The unit of work whose connection it uses.
     """
 
-    def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
-        self._uow = uow
+    _table = registry_pregnancies
+    _owner = "subject_id"
+    _kind = "pregnancy"
+    _other_owner = "is another woman's"
+    _row = staticmethod(_pregnancy_row)
+    _record = staticmethod(_pregnancy)
 
-    def add(self, episode: PregnancyEpisode) -> None:
-        """Store a new episode.
-
-        Raises:
-            NotFoundError: The woman is not a stored subject.
-            ScopeError: She is outside the scope.
-            ConflictError: An episode with the same id exists.
-        """
-        self._uow.subjects.get(episode.subject_id)
-        if self._uow.run(self._uow.insert_ignore(_p), _pregnancy_row(episode)).rowcount == 0:
-            raise ConflictError(f"pregnancy {episode.id!r} exists already")
-
-    def get(self, episode_id: str) -> PregnancyEpisode:
-        """Return an episode.
-
-        Raises:
-            NotFoundError: No such episode.
-            ScopeError: The woman is outside the scope.
-        """
-        row = self._uow.run(_select_pregnancy, {"id": episode_id}).first()
-        if row is None:
-            raise NotFoundError("pregnancy", episode_id)
-        self._uow.subjects.get(row.subject_id)
-        return _pregnancy(row)
-
-    def update(self, episode: PregnancyEpisode) -> None:
-        """Replace an episode (same id and woman).
-
-        Raises:
-            NotFoundError: No such episode.
-            ScopeError: The woman is outside the scope.
-            ConflictError: The woman differs.
-        """
-        old = self.get(episode.id)
-        if old.subject_id != episode.subject_id:
-            raise ConflictError(f"pregnancy {episode.id!r} is another woman's")
-        row = _pregnancy_row(episode)
-        row["b_id"] = row.pop("id")
-        del row["subject_id"]
-        self._uow.run(_update_pregnancy, row)
+    def _check_owner(self, owner_id: str) -> None:
+        self._uow.subjects.get(owner_id)
 
     def list_for_subject(self, subject_id: str) -> list[PregnancyEpisode]:
         """The woman's episodes, by start then id.
