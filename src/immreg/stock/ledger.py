@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from typing import TypeGuard
 
 import attrs
 
@@ -128,11 +129,14 @@ def _check(
         )
     if date > as_of:
         errors.append(FieldError("date", f"is after today ({as_of.isoformat()})"))
-    if quantity is not None and (
-        not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0
-    ):
+    if quantity is not None and (not _whole(quantity) or quantity <= 0):
         errors.append(FieldError(quantity_field, "must be a whole number more than 0"))
     return errors
+
+
+def _whole(value: object) -> TypeGuard[int]:
+    """Whether ``value`` is a whole number (an ``int`` that is not a ``bool``)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _raise(errors: list[FieldError]) -> None:
@@ -186,13 +190,11 @@ def receive(
     product = uow.catalogue.find_product(lot.product_code)
     quantity = doses
     if vials is not None:
-        if not isinstance(vials, int) or isinstance(vials, bool) or vials <= 0:
+        if not _whole(vials) or vials <= 0:
             errors.append(FieldError("vials", "must be a whole number more than 0"))
         elif product is not None:
             quantity = vials * product.doses_per_vial
-    elif doses is not None and (
-        not isinstance(doses, int) or isinstance(doses, bool) or doses <= 0
-    ):
+    elif doses is not None and (not _whole(doses) or doses <= 0):
         errors.append(FieldError("doses", "must be a whole number more than 0"))
     if lot.expiry < date:
         errors.append(FieldError("lot.expiry", f"the lot expired on {lot.expiry.isoformat()}"))
@@ -263,7 +265,7 @@ def _simple(
 
 
 def _positive(value: object, field: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+    if not _whole(value) or value <= 0:
         raise ValidationError(field, "must be a whole number more than 0")
     return value
 
@@ -361,7 +363,7 @@ def adjust(
         ValidationError: Bad input, ``doses`` of 0, or no reason.
         StockError: A negative adjustment larger than the stock.
     """
-    if not isinstance(doses, int) or isinstance(doses, bool) or doses == 0:
+    if not _whole(doses) or doses == 0:
         raise ValidationError("doses", "must be a whole number other than 0")
     return _simple(
         uow,
@@ -400,7 +402,7 @@ def count(
     Raises:
         ValidationError: Bad input, a negative count, or a difference without a reason.
     """
-    if not isinstance(counted, int) or isinstance(counted, bool) or counted < 0:
+    if not _whole(counted) or counted < 0:
         raise ValidationError("counted", "must be a whole number, 0 or more")
     book = uow.stock.balance(facility_id, product_code, lot_number)
     if counted != book and reason is None:
@@ -515,8 +517,17 @@ def _shipment(uow: UnitOfWork, transfer_id: str) -> Shipment | None:
     out = [e for e in events if e.kind is EventKind.TRANSFER_OUT]
     if not out:
         return None
-    first = out[0]
     received = sum(e.quantity for e in events if e.kind is EventKind.TRANSFER_IN)
+    return _shipment_of(transfer_id, out, received)
+
+
+def _shipment_of(transfer_id: str, out: list[StockEvent], received: int) -> Shipment:
+    """A shipment from its outgoing events and the doses booked in at the destination.
+
+    ``out`` holds the transfer's ``TRANSFER_OUT`` events, the first one (which says who
+    shipped what to whom, and when) first.
+    """
+    first = out[0]
     assert first.counterpart_id is not None
     return Shipment(
         transfer_id=transfer_id,
@@ -558,7 +569,7 @@ def receive_shipment(
         raise NotFoundError("shipment", transfer_id, field="transfer_id")
     if shipment.received or shipment.shipped == 0:
         raise ConflictError(f"shipment {transfer_id!r} was received (or cancelled) already")
-    if not isinstance(received, int) or isinstance(received, bool) or received < 0:
+    if not _whole(received) or received < 0:
         raise ValidationError("received", "must be a whole number, 0 or more")
     if received > shipment.shipped:
         raise ValidationError(
@@ -635,18 +646,7 @@ def in_transit(
         shipped.setdefault(e.transfer_id, []).append(e)
     out = []
     for tid in sorted(shipped):
-        first = shipped[tid][0]
-        assert first.counterpart_id is not None
-        s = Shipment(
-            tid,
-            first.facility_id,
-            first.counterpart_id,
-            first.product_code,
-            first.lot_number,
-            -sum(e.quantity for e in shipped[tid]),
-            received.get(tid, 0),
-            first.date,
-        )
+        s = _shipment_of(tid, shipped[tid], received.get(tid, 0))
         if s.in_transit:
             out.append(s)
     return out
