@@ -36,6 +36,7 @@ __all__ = [
     "Report",
     "ReportRow",
     "build_report",
+    "format_table",
     "render",
     "table",
 ]
@@ -250,6 +251,17 @@ def render(
         ValidationError: Unknown ``kind`` or ``fmt``.
     """
     head, body = table(report, kind)
+    return format_table(head, body, fmt)
+
+
+def format_table(
+    head: list[str], body: list[list[str]], fmt: Literal["table", "csv", "json"] = "table"
+) -> str:
+    """Text cells as an aligned text table, CSV, or JSON (a list of objects, numbers as text).
+
+    Raises:
+        ValidationError: Unknown ``fmt``.
+    """
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")

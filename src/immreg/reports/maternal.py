@@ -45,9 +45,10 @@ import attrs
 
 from immreg.errors import ValidationError
 from immreg.indicators import UNASSIGNED, Tally
-from immreg.model import AdministeredDose, Sex, Subject
+from immreg.model import AdministeredDose, OrgLevel, Sex, Subject
 from immreg.ports import UnitOfWork
 from immreg.registry.records import PregnancyEpisode, PregnancyOutcome
+from immreg.reports.lines import Line, check_targets, cut_tree
 from immreg.schedule.patient import Dose
 from immreg.schedule.rules import Schedule
 
@@ -58,8 +59,11 @@ __all__ = [
     "TD2PLUS",
     "MaternalIndicators",
     "MaternalRecord",
+    "MaternalReport",
     "MaternalSpec",
+    "build_maternal_report",
     "maternal_counters",
+    "maternal_table",
     "maternal_tallies",
     "pregnancy_records",
     "unprotected_key",
@@ -316,3 +320,102 @@ class MaternalIndicators:
         """Share of live births protected at birth against tetanus (PAB)."""
         d = self.target if self.target is not None else self.tally[LIVE_BIRTHS]
         return self.tally[PAB] / d if d else None
+
+
+@attrs.frozen
+class MaternalReport:
+    """Maternal tetanus indicators per org unit of one level.
+
+    Attributes:
+        spec: What was counted.
+        on: The day whose tree was used.
+        level: The level of the lines.
+        rows: One line per org unit of ``level`` open on ``on``.
+        total: The line of the unit reported on (``within``), or of everything.
+        targets: Estimated live births per org unit, where given.
+    """
+
+    spec: MaternalSpec
+    on: dt.date
+    level: OrgLevel
+    rows: tuple[Line, ...]
+    total: Line
+    targets: Mapping[str, int] = attrs.field(factory=dict)
+
+    def indicators(self, line: Line) -> MaternalIndicators:
+        """The indicator values of one line (with its target, if any)."""
+        return MaternalIndicators(line.tally, self.targets.get(line.org_unit_id))
+
+
+def build_maternal_report(
+    uow: UnitOfWork,
+    spec: MaternalSpec,
+    schedule: Schedule,
+    *,
+    level: OrgLevel,
+    within: str | None = None,
+    on: dt.date | None = None,
+    targets: Mapping[str, int] | None = None,
+) -> MaternalReport:
+    """TT2+ and protection at birth for every org unit of ``level`` (under ``within``).
+
+    Args:
+        uow: Where the data is.
+        spec: The period and ``as_of``.
+        schedule: Whose women's series decides which doses are valid.
+        level: Level of the lines.
+        within: Only units under this one (its line is the total); all units otherwise.
+        on: The day whose tree to use; ``spec.as_of`` by default.
+        targets: Estimated live births per org unit (WHO's denominator); the registry's
+            own counts where not given.
+
+    Raises:
+        ValidationError: A bad level or target.
+        NotFoundError: ``within`` is not an org unit.
+    """
+    if not isinstance(spec, MaternalSpec):
+        raise ValidationError("spec", "must be a MaternalSpec")
+    checked = check_targets(targets)
+    cut = cut_tree(uow, level=level, within=within, on=on or spec.as_of)
+    leaves = maternal_tallies(uow, spec, schedule, units=cut.scope)
+    lines = cut.lines(leaves)
+    return MaternalReport(spec, cut.on, level, lines.rows, lines.total, checked)
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}"
+
+
+def maternal_table(report: MaternalReport) -> tuple[list[str], list[list[str]]]:
+    """The report as a header and lines of text cells (the total last)."""
+    head = [
+        "org_unit",
+        "name",
+        "pregnant",
+        "TT2+",
+        "TT2+ %",
+        "live births",
+        "protected at birth",
+        "PAB %",
+        "too few doses",
+        "protection expired",
+    ]
+    body = []
+    for line in [*report.rows, report.total]:
+        ind = report.indicators(line)
+        t = line.tally
+        body.append(
+            [
+                line.org_unit_id,
+                line.name,
+                str(ind.pregnant),
+                str(t[TD2PLUS]),
+                _pct(ind.td2plus),
+                str(ind.live_births),
+                str(t[PAB]),
+                _pct(ind.protected_at_birth),
+                str(t[unprotected_key("too_few_doses")]),
+                str(t[unprotected_key("protection_expired")]),
+            ]
+        )
+    return head, body

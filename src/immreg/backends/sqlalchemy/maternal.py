@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from immreg.backends.sqlalchemy.queries import subject_in_scope
 from immreg.backends.sqlalchemy.registry import _pregnancy
 from immreg.backends.sqlalchemy.registry_tables import registry_pregnancies as _p
 from immreg.backends.sqlalchemy.tables import doses, residences, subjects
@@ -75,7 +74,13 @@ class SqlAlchemyMaternalRepository:
             )
         )
         if self._uow.scope is not None:
-            stmt = stmt.where(subject_in_scope(_p.c.subject_id))
+            # Women ever resident in the scope's subtree (the scoping rule of every
+            # repository); an alias, so the subquery does not correlate with her home row.
+            ever = residences.alias("ever")
+            inside = sa.select(ever.c.subject_id).where(
+                ever.c.org_unit_id.in_(sorted(self._uow.subtree()))
+            )
+            stmt = stmt.where(_p.c.subject_id.in_(inside))
         wanted = None if units is None else set(units)
         if wanted is not None and len(wanted) <= _MAX_UNITS:
             here: sa.ColumnElement[bool] = residences.c.org_unit_id.in_(sorted(wanted))
