@@ -28,7 +28,7 @@ import attrs
 
 from immreg.errors import ValidationError
 from immreg.messaging import Language, OutboxMessage, QuietHours, render_reminder
-from immreg.model import Subject, VaccineProduct
+from immreg.model import Caregiver, Subject, VaccineProduct
 from immreg.schedule import VaccineGroupForecast
 
 __all__ = [
@@ -40,12 +40,15 @@ __all__ = [
     "DueSummary",
     "ProductDemand",
     "ReminderKind",
+    "ReminderPlanner",
     "ReminderPolicy",
+    "ReminderTarget",
     "build_due_list",
     "episode_of",
     "parse_episode",
     "plan_reminders",
     "reminder_key",
+    "reminder_phone",
     "summarize",
 ]
 
@@ -371,6 +374,144 @@ def _kind_on(ahead: int, policy: ReminderPolicy) -> ReminderKind | None:
     return None
 
 
+@attrs.frozen
+class ReminderTarget:
+    """A person reminders may be planned for, as a repository reads them for a night's plan.
+
+    Attributes:
+        subject_id: The person.
+        name: Their full name, for the text.
+        to: The phone reminders go to (see :func:`reminder_phone`), or ``None`` when no
+            caregiver can be texted.
+        summaries: Their stored due summaries that the planning window kept.
+    """
+
+    subject_id: str
+    name: str
+    to: str | None
+    summaries: tuple[DueSummary, ...]
+
+
+def reminder_phone(caregivers: Iterable[Caregiver]) -> str | None:
+    """The phone a person's reminders go to: the first caregiver's with a phone who has not
+    opted out of text messages, or ``None``."""
+    return next((c.phone for c in caregivers if c.phone is not None and not c.sms_opt_out), None)
+
+
+class ReminderPlanner:
+    """Plans the reminders of one day for many people with one policy.
+
+    :func:`plan_reminders` plans for one :class:`~immreg.model.Subject`; a nightly run over a
+    whole province builds one planner and calls :meth:`plan` per person, so what is the
+    same for everyone (the policy, the day, the instant after quiet hours) is worked out once.
+
+    Args:
+        as_of: The planning day.
+        at: The planning instant; a message planned in quiet hours waits for their end.
+        place: The facility's name, for the text.
+        policy: Timing, language and quiet hours.
+        session_date: The facility's next session day, if known.
+    """
+
+    def __init__(
+        self,
+        *,
+        as_of: dt.date,
+        at: dt.datetime,
+        place: str,
+        policy: ReminderPolicy | None = None,
+        session_date: dt.date | None = None,
+    ) -> None:
+        self.as_of = as_of
+        self.at = at
+        self.place = place
+        self.policy = policy or ReminderPolicy()
+        self.session_date = session_date
+        self._not_before = self.policy.quiet_hours.next_allowed(at)
+        self._today = as_of.toordinal()
+        # Days (as ordinals) whose episodes get a reminder today, and its kind: every other
+        # day is skipped without building anything.
+        p = self.policy
+        self._kinds: dict[int, ReminderKind] = {}
+        for ahead in range(-(p.missed_after_days + p.missed_window_days), p.days_before + 1):
+            kind = _kind_on(ahead, p)
+            if kind is not None:
+                self._kinds[self._today + ahead] = kind
+
+    @property
+    def earliest_day(self) -> dt.date | None:
+        """The earliest recommended day a summary can have and still get a reminder today
+        (``None`` with a session day: any overdue dose can be given at the session)."""
+        if self.session_date is not None:
+            return None
+        p = self.policy
+        return self.as_of - dt.timedelta(days=p.missed_after_days + p.missed_window_days)
+
+    @property
+    def latest_day(self) -> dt.date:
+        """The latest recommended day a summary can have and still get a reminder today."""
+        last = self.as_of + dt.timedelta(days=self.policy.days_before)
+        if self.session_date is not None:
+            last = max(last, self.session_date)
+        return last
+
+    def plan(
+        self, subject_id: str, name: str, to: str, summaries: Iterable[DueSummary]
+    ) -> list[OutboxMessage]:
+        """The reminders of one person (alive, with ``to`` a phone that may be texted).
+
+        See :func:`plan_reminders` for the rules. Returns messages ordered by key.
+        """
+        as_of = self.as_of
+        session = self.session_date
+        kinds = self._kinds
+        days: dict[dt.date, list[DueSummary]] = {}
+        for s in summaries:
+            if s.latest is not None and s.latest < as_of:
+                continue
+            day = s.recommended
+            if session is not None and s.earliest <= session and day <= session:
+                day = session
+            if day.toordinal() in kinds:
+                days.setdefault(day, []).append(s)
+        if not days:
+            return []
+        out = []
+        for day, items in days.items():
+            kind = kinds[day.toordinal()]
+            episode = episode_of((s.vaccine_group, s.dose_number) for s in items)
+            body = render_reminder(
+                kind.value,
+                name=name,
+                vaccines=sorted({s.vaccine_group for s in items}),
+                date=day,
+                place=self.place,
+                language=self.policy.language,
+                diacritics=self.policy.diacritics,
+            )
+            out.append(
+                OutboxMessage(
+                    key=reminder_key(subject_id, day, kind, episode),
+                    to=to,
+                    body=body,
+                    created_at=self.at,
+                    not_before=self._not_before,
+                    subject_id=subject_id,
+                    episode=episode,
+                    kind=kind.value,
+                )
+            )
+        out.sort(key=lambda m: m.key)
+        return out
+
+    def plan_target(self, target: ReminderTarget) -> list[OutboxMessage]:
+        """The reminders of a person read by ``DueSummaryRepository.list_targets``
+        (nothing when no caregiver can be texted)."""
+        if target.to is None:
+            return []
+        return self.plan(target.subject_id, target.name, target.to, target.summaries)
+
+
 def plan_reminders(
     subject: Subject,
     summaries: Sequence[DueSummary],
@@ -403,53 +544,12 @@ def plan_reminders(
     Returns:
         Outbox messages, one per (episode, kind), ordered by key.
     """
-    policy = policy or ReminderPolicy()
     if subject.deceased_on is not None and subject.deceased_on <= as_of:
         return []
-    to = next(
-        (c.phone for c in subject.caregivers if c.phone is not None and not c.sms_opt_out),
-        None,
-    )
+    to = reminder_phone(subject.caregivers)
     if to is None:
         return []
-    days: dict[dt.date, list[DueSummary]] = {}
-    for s in summaries:
-        if s.latest is not None and s.latest < as_of:
-            continue
-        day = s.recommended
-        if (
-            session_date is not None
-            and s.earliest <= session_date
-            and s.recommended <= session_date
-        ):
-            day = session_date
-        days.setdefault(day, []).append(s)
-    today = as_of.toordinal()
-    out = []
-    for day, items in days.items():
-        kind = _kind_on(day.toordinal() - today, policy)
-        if kind is None:
-            continue
-        episode = episode_of((s.vaccine_group, s.dose_number) for s in items)
-        body = render_reminder(
-            kind.value,
-            name=subject.full_name,
-            vaccines=sorted({s.vaccine_group for s in items}),
-            date=day,
-            place=place,
-            language=policy.language,
-            diacritics=policy.diacritics,
-        )
-        out.append(
-            OutboxMessage(
-                key=reminder_key(subject.id, day, kind, episode),
-                to=to,
-                body=body,
-                created_at=at,
-                not_before=policy.quiet_hours.next_allowed(at),
-                subject_id=subject.id,
-                episode=episode,
-                kind=kind.value,
-            )
-        )
-    return sorted(out, key=lambda m: m.key)
+    planner = ReminderPlanner(
+        as_of=as_of, at=at, place=place, policy=policy, session_date=session_date
+    )
+    return planner.plan(subject.id, subject.full_name, to, summaries)

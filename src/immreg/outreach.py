@@ -8,7 +8,10 @@
 * :func:`due_list` answers a session's due list from the stored summaries: one query for
   the residents' summaries, one for the catalogue.
 * :func:`plan_reminders` plans a facility's reminders of a day into the outbox; planning
-  again plans nothing new (idempotency keys).
+  again plans nothing new (idempotency keys). :func:`plan_reminders_in_batches` does the
+  same for a province or a country, one transaction per window of org units.
+* :func:`summaries_of` forecasts the summaries of people whose doses are at hand (a bulk
+  load's batch), with no reads.
 
 Sending is :func:`immreg.messaging.dispatch`. No function here reads the clock: ``as_of``
 and ``at`` come from the caller.
@@ -17,27 +20,36 @@ and ``at`` come from the caller.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import attrs
 
 from immreg.duelist import (
     DueList,
     DueSummary,
+    ReminderPlanner,
     ReminderPolicy,
     build_due_list,
     parse_episode,
     summarize,
 )
-from immreg.duelist import plan_reminders as plan_for_subject
 from immreg.errors import ValidationError
 from immreg.messaging import OutboxStatus
+from immreg.model import AdministeredDose, Subject
 from immreg.orgunits import OrgTree
-from immreg.ports import UnitOfWork
+from immreg.ports import Backend, UnitOfWork
 from immreg.schedule import Dose, Patient, Schedule
 from immreg.schedule.batch import forecast_many
 
-__all__ = ["PlanReport", "due_list", "plan_reminders", "refresh_due", "refresh_due_many"]
+__all__ = [
+    "PlanReport",
+    "due_list",
+    "plan_reminders",
+    "plan_reminders_in_batches",
+    "refresh_due",
+    "refresh_due_many",
+    "summaries_of",
+]
 
 
 def refresh_due(
@@ -78,15 +90,17 @@ def refresh_due_many(
             tuple(Dose(d.id, d.date, d.product_code) for d in doses),
         )
         items.append((patient, as_of))
-    out: dict[str, tuple[DueSummary, ...]] = {}
     try:
         forecasts = list(forecast_many(schedule, items))
     except ValidationError as e:
         raise e.prefixed("history") from e
-    for s, fs in zip(subjects, forecasts, strict=True):
-        dead = s.deceased_on is not None and s.deceased_on <= as_of
-        summaries = () if dead else summarize(s.id, fs)
-        uow.due.replace(s.id, summaries)
+    out = {
+        s.id: () if _dead(s, as_of) else summarize(s.id, fs)
+        for s, fs in zip(subjects, forecasts, strict=True)
+    }
+    uow.due.replace_many(out)
+    for s in subjects:
+        summaries = out[s.id]
         current = {(x.vaccine_group, x.dose_number) for x in summaries}
         for m in uow.outbox.list_for_subject(s.id, status=OutboxStatus.PENDING):
             if not parse_episode(m.episode) <= current:
@@ -97,8 +111,51 @@ def refresh_due_many(
                         last_error="no longer due (dose recorded or record changed)",
                     )
                 )
-        out[s.id] = summaries
     return out
+
+
+def _dead(subject: Subject, as_of: dt.date) -> bool:
+    return subject.deceased_on is not None and subject.deceased_on <= as_of
+
+
+def summaries_of(
+    records: Iterable[tuple[Subject, Sequence[AdministeredDose]]],
+    *,
+    schedule: Schedule,
+    as_of: dt.date,
+) -> dict[str, tuple[DueSummary, ...]]:
+    """The due summaries of people whose whole history is at hand, forecast in one batch.
+
+    What :func:`refresh_due_many` stores, without reading anything: a bulk load passes each
+    batch's new people and their doses, and stores the result in the batch's transaction.
+
+    Raises:
+        ValidationError: A dose's product is not in the schedule (``history...``).
+    """
+    people = list(records)
+    items = [
+        (
+            Patient(
+                s.birth_date,
+                s.sex.value,
+                tuple(
+                    Dose(d.id, d.date, d.product_code)
+                    for d in sorted(doses, key=lambda d: (d.date, d.id))
+                    if not d.voided
+                ),
+            ),
+            as_of,
+        )
+        for s, doses in people
+    ]
+    try:
+        forecasts = forecast_many(schedule, items)
+        return {
+            s.id: () if _dead(s, as_of) else summarize(s.id, fs)
+            for (s, _), fs in zip(people, forecasts, strict=True)
+        }
+    except ValidationError as e:
+        raise e.prefixed("history") from e
 
 
 def _units(uow: UnitOfWork, org_unit_id: str, on: dt.date) -> list[str]:
@@ -166,6 +223,11 @@ def plan_reminders(
 ) -> PlanReport:
     """Plan the day's reminders for the residents of an org unit's subtree into the outbox.
 
+    One read of the residents' summaries that can get a reminder today (with the phone
+    each goes to), the planning in Python, one bulk write of the outbox (a message whose
+    key is stored already is not stored again). For a province or a country, where one
+    transaction would be too large, see :func:`plan_reminders_in_batches`.
+
     Args:
         uow: An open unit of work (not committed here).
         org_unit_id: The facility or commune.
@@ -177,32 +239,59 @@ def plan_reminders(
     Raises:
         NotFoundError: No such org unit.
     """
-    policy = policy or ReminderPolicy()
     place = uow.org_units.get(org_unit_id).name
     units = _units(uow, org_unit_id, as_of)
-    horizon = as_of + dt.timedelta(days=policy.days_before)
-    if session_date is not None:
-        horizon = max(horizon, session_date)
-    by_subject: dict[str, list[DueSummary]] = {}
-    for row in uow.due.list_due(units, on=as_of, until=horizon):
-        by_subject.setdefault(row.summary.subject_id, []).append(row.summary)
-    planned = already = 0
-    if by_subject:
-        for subject in uow.subjects.list_resident(units, on=as_of):
-            summaries = by_subject.get(subject.id)
-            if not summaries:
-                continue
-            for m in plan_for_subject(
-                subject,
-                summaries,
-                as_of=as_of,
-                at=at,
-                place=place,
-                policy=policy,
-                session_date=session_date,
-            ):
-                if uow.outbox.add(m):
-                    planned += 1
-                else:
-                    already += 1
-    return PlanReport(len(by_subject), planned, already)
+    planner = ReminderPlanner(
+        as_of=as_of, at=at, place=place, policy=policy, session_date=session_date
+    )
+    return _plan_units(uow, units, planner)
+
+
+def _plan_units(uow: UnitOfWork, units: Sequence[str], planner: ReminderPlanner) -> PlanReport:
+    targets = uow.due.list_targets(
+        units, on=planner.as_of, since=planner.earliest_day, until=planner.latest_day
+    )
+    messages = [m for t in targets for m in planner.plan_target(t)]
+    planned = uow.outbox.add_many(messages) if messages else 0
+    return PlanReport(len(targets), planned, len(messages) - planned)
+
+
+def plan_reminders_in_batches(
+    backend: Backend,
+    org_unit_id: str,
+    *,
+    as_of: dt.date,
+    at: dt.datetime,
+    policy: ReminderPolicy | None = None,
+    session_date: dt.date | None = None,
+    units_per_batch: int = 20,
+) -> PlanReport:
+    """:func:`plan_reminders` for a large subtree (a province, a country), one transaction
+    per window of ``units_per_batch`` org units of the subtree.
+
+    Each window reads its residents' summaries in one query, plans them, writes its
+    messages in bulk and commits; a run stopped midway and started again plans only what
+    the first did not (idempotency keys), so nothing is planned twice. Messages name the
+    org unit they were planned from (``org_unit_id``'s name) as the place.
+
+    Raises:
+        NotFoundError: No such org unit.
+        ValidationError: ``units_per_batch`` below 1.
+    """
+    if not isinstance(units_per_batch, int) or units_per_batch < 1:
+        raise ValidationError("units_per_batch", "must be a whole number, 1 or more")
+    with backend.unit_of_work() as uow:
+        place = uow.org_units.get(org_unit_id).name
+        units = _units(uow, org_unit_id, as_of)
+    planner = ReminderPlanner(
+        as_of=as_of, at=at, place=place, policy=policy, session_date=session_date
+    )
+    people = planned = already = 0
+    for i in range(0, len(units), units_per_batch):
+        with backend.unit_of_work() as uow:
+            report = _plan_units(uow, units[i : i + units_per_batch], planner)
+            uow.commit()
+        people += report.people
+        planned += report.planned
+        already += report.already_planned
+    return PlanReport(people, planned, already)

@@ -17,7 +17,7 @@ Rules for every repository method:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
@@ -36,7 +36,7 @@ from immreg.stock.model import Balance, KindTotal, StockEvent, SupplyProfile
 from immreg.stock.model import EventKind as StockEventKind
 
 if TYPE_CHECKING:  # messaging types import this module: only the type checker needs them
-    from immreg.duelist import DueRow, DueSummary
+    from immreg.duelist import DueRow, DueSummary, ReminderTarget
     from immreg.indicators import ReportSpec, Tally
     from immreg.messaging import OutboxMessage, OutboxStatus
     from immreg.reports.maternal import MaternalRecord
@@ -293,12 +293,15 @@ class BulkBatch:
         batch_no: Position of the batch in the load, from 0.
         subjects: New subjects in this batch.
         doses: Historical doses in this batch; their subjects are in this batch or stored.
+        due: Due summaries of the batch's subjects (see :mod:`immreg.outreach`), stored in
+            the same transaction, so loaded doses never sit beside stale summaries.
     """
 
     load_id: str
     batch_no: int
     subjects: Sequence[Subject]
     doses: Sequence[AdministeredDose]
+    due: Mapping[str, Sequence[DueSummary]] = attrs.field(factory=dict)
 
 
 class Backend(Protocol):
@@ -475,6 +478,13 @@ class DueSummaryRepository(Protocol):
             ValidationError: A summary is about another subject.
         """
 
+    def replace_many(self, summaries: Mapping[str, Sequence[DueSummary]]) -> None:
+        """:meth:`replace` for every subject id of ``summaries`` (set-wise in SQL).
+
+        Raises:
+            ValidationError: A summary is about another subject than its key.
+        """
+
     def list_for_subject(self, subject_id: str) -> list[DueSummary]:
         """The subject's summaries, ordered by vaccine group."""
 
@@ -485,6 +495,21 @@ class DueSummaryRepository(Protocol):
         of ``org_unit_ids`` and not dead by then, ordered by subject id then vaccine group.
         """
 
+    def list_targets(
+        self,
+        org_unit_ids: Sequence[str],
+        *,
+        on: dt.date,
+        since: dt.date | None,
+        until: dt.date,
+    ) -> list[ReminderTarget]:
+        """The people to plan reminders for: resident on ``on`` in one of ``org_unit_ids``,
+        not dead by then, with the summaries recommended from ``since`` (any day if
+        ``None``) to ``until`` and not past their latest day on ``on``. People with no such
+        summary are left out; the rest are ordered by subject id, their summaries by
+        vaccine group, each with :func:`immreg.duelist.reminder_phone` of their caregivers.
+        """
+
 
 class OutboxRepository(Protocol):
     """Planned messages and their delivery state: one message per idempotency key."""
@@ -492,6 +517,10 @@ class OutboxRepository(Protocol):
     def add(self, message: OutboxMessage) -> bool:
         """Store a planned message; ``False`` (storing nothing) if its key is stored already,
         whatever that message's state: a reminder is never planned twice."""
+
+    def add_many(self, messages: Sequence[OutboxMessage]) -> int:
+        """:meth:`add` for many messages at once (one bulk statement per few thousand in
+        SQL); returns how many were stored. Of messages sharing a key, the first counts."""
 
     def find(self, key: str) -> OutboxMessage | None:
         """Return the message with this key, or ``None``."""

@@ -31,7 +31,7 @@ from immreg.serialization import dumps
 from immreg.stock import ledger as stock_ledger
 
 if TYPE_CHECKING:
-    from immreg.duelist import DueList, ReminderPolicy
+    from immreg.duelist import DueList, DueSummary, ReminderPolicy
     from immreg.messaging import DispatchReport, QuietHours, RetryPolicy
     from immreg.outreach import PlanReport
     from immreg.ports import MessageGateway
@@ -416,6 +416,7 @@ def bulk_load(
     load_id: str,
     as_of: dt.date,
     batch_size: int = 20_000,
+    schedule: Schedule | None = None,
 ) -> BulkLoadReport:
     """Load people with their historical doses in large atomic batches, resumably.
 
@@ -434,6 +435,10 @@ def bulk_load(
     load before its
     batch is written, with an error naming it (``records[i].doses[j].date``); the batches
     before it stay stored, and a rerun after fixing the record resumes there.
+
+    With a ``schedule``, the due summaries of each batch's people (all new, their doses
+    all in the batch) are forecast from the batch and stored in its transaction
+    (:func:`immreg.outreach.summaries_of`), so a due list never misses a loaded person.
 
     Raises:
         ValidationError: A record is invalid; nothing of its batch was written.
@@ -465,13 +470,27 @@ def bulk_load(
             raise ValidationError(errors=errors)
         subjects = [s for _, s, _ in batch]
         all_doses = [d for _, _, ds in batch for d in ds]
-        if backend.load_batch(BulkBatch(load_id, batch_no, subjects, all_doses)):
+        due = _batch_due(batch, schedule, as_of)
+        if backend.load_batch(BulkBatch(load_id, batch_no, subjects, all_doses, due)):
             loaded += 1
             n_subjects += len(subjects)
             n_doses += len(all_doses)
         else:
             skipped += 1
     return BulkLoadReport(load_id, loaded, skipped, n_subjects, n_doses)
+
+
+def _batch_due(
+    batch: Sequence[tuple[int, Subject, Sequence[AdministeredDose]]],
+    schedule: Schedule | None,
+    as_of: dt.date,
+) -> dict[str, tuple[DueSummary, ...]]:
+    # The due summaries of a bulk batch's new people, from the batch alone.
+    if schedule is None:
+        return {}
+    from immreg.outreach import summaries_of
+
+    return summaries_of(((s, ds) for _, s, ds in batch), schedule=schedule, as_of=as_of)
 
 
 def _bulk_problems(
@@ -676,9 +695,15 @@ class Registry:
         load_id: str,
         batch_size: int = 20_000,
     ) -> BulkLoadReport:
-        """Bulk-load people and historical doses (see :func:`bulk_load`)."""
+        """Bulk-load people and historical doses (see :func:`bulk_load`); with the
+        registry's schedule, their due summaries are stored with them."""
         return bulk_load(
-            self.backend, records, load_id=load_id, as_of=self.clock.today(), batch_size=batch_size
+            self.backend,
+            records,
+            load_id=load_id,
+            as_of=self.clock.today(),
+            batch_size=batch_size,
+            schedule=self.schedule,
         )
 
     # --- due lists and reminders (immreg.outreach, immreg.messaging) ------------------------

@@ -579,6 +579,7 @@ class MemoryBackend:
                     uow.subjects.add(s)
                 for d in batch.doses:
                     uow.doses.add(d)
+                uow.due.replace_many(batch.due)
                 uow.commit()
             self._store.batches.add(key)
             return True

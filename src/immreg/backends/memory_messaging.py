@@ -9,12 +9,12 @@ re-checks against what others committed meanwhile before
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
 
-from immreg.duelist import DueRow, DueSummary
+from immreg.duelist import DueRow, DueSummary, ReminderTarget, reminder_phone
 from immreg.errors import ConflictError, NotFoundError, ValidationError
 from immreg.messaging import OutboxMessage, OutboxStatus
 
@@ -64,6 +64,11 @@ class MemoryDueSummaryRepository:
         """Replace the subject's stored summaries."""
         self.writes[subject_id] = check_summaries(subject_id, summaries)
 
+    def replace_many(self, summaries: Mapping[str, Sequence[DueSummary]]) -> None:
+        """Replace the stored summaries of every subject in ``summaries``."""
+        checked = {sid: check_summaries(sid, ss) for sid, ss in summaries.items()}
+        self.writes.update(checked)
+
     def list_for_subject(self, subject_id: str) -> list[DueSummary]:
         """The subject's summaries, ordered by vaccine group."""
         if subject_id in self.writes:
@@ -81,6 +86,34 @@ class MemoryDueSummaryRepository:
             for s in self.list_for_subject(subject.id):
                 if s.recommended <= until:
                     out.append(DueRow(s, subject.full_name, subject.birth_date))
+        return out
+
+    def list_targets(
+        self,
+        org_unit_ids: Sequence[str],
+        *,
+        on: dt.date,
+        since: dt.date | None,
+        until: dt.date,
+    ) -> list[ReminderTarget]:
+        """Living residents on ``on`` with summaries recommended in ``[since, until]`` and
+        not past their latest day, ordered by subject id."""
+        out = []
+        for subject in self._uow.subjects.list_resident(org_unit_ids, on=on):
+            if subject.deceased_on is not None and subject.deceased_on <= on:
+                continue
+            kept = tuple(
+                s
+                for s in self.list_for_subject(subject.id)
+                if s.recommended <= until
+                and (since is None or s.recommended >= since)
+                and (s.latest is None or s.latest >= on)
+            )
+            if kept:
+                target = ReminderTarget(
+                    subject.id, subject.full_name, reminder_phone(subject.caregivers), kept
+                )
+                out.append(target)
         return out
 
     def apply(self) -> None:
@@ -113,6 +146,10 @@ class MemoryOutboxRepository:
         self.expected.setdefault(message.key, None)
         self.writes[message.key] = message
         return True
+
+    def add_many(self, messages: Sequence[OutboxMessage]) -> int:
+        """Store each message whose key is not taken; how many were stored."""
+        return sum(self.add(m) for m in messages)
 
     def find(self, key: str) -> OutboxMessage | None:
         """Return the message or ``None``."""

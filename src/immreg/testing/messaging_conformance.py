@@ -209,6 +209,76 @@ class DueSummaryRepositoryContract(MessagingContractBase):
         assert rows[0].name == "Nguyễn Bé here"
         assert rows[0].birth_date == _BORN
 
+    def test_replace_many_replaces_each_subject(self, backend: Backend) -> None:
+        day = dt.date(2026, 5, 20)
+        self.seed(backend, child("a"), child("b"), child("c"))
+        with backend.unit_of_work() as uow:
+            uow.due.replace("a", [DueSummary("a", "Lao (BCG)", 1, day, day)])
+            uow.due.replace("c", [DueSummary("c", "Sởi", 1, day, day)])
+            uow.commit()
+        new_a = [DueSummary("a", "Sởi", 2, day, day), DueSummary("a", "Rubella", 1, day, day)]
+        with backend.unit_of_work() as uow:
+            uow.due.replace_many({"a": new_a, "b": [DueSummary("b", "Sởi", 1, day, day)]})
+            uow.due.replace_many({})
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            assert uow.due.list_for_subject("a") == sorted(new_a, key=lambda s: s.vaccine_group)
+            assert [s.subject_id for s in uow.due.list_for_subject("b")] == ["b"]
+            assert [s.vaccine_group for s in uow.due.list_for_subject("c")] == ["Sởi"]
+            with pytest.raises(ValidationError) as err:
+                uow.due.replace_many({"a": [], "b": [DueSummary("a", "Sởi", 1, day, day)]})
+            assert err.value.errors[0].field == "summaries[0].subject_id"
+        with backend.unit_of_work() as uow:
+            uow.due.replace_many({"a": []})
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            assert uow.due.list_for_subject("a") == []
+            assert len(uow.due.list_for_subject("c")) == 1
+
+    def test_list_targets_keeps_the_window_and_picks_the_phone(self, backend: Backend) -> None:
+        day = dt.date(2026, 5, 20)
+        two = Caregiver("Lê Văn Nam", "father", phone="0987654321")
+        people = [
+            child("here"),
+            child("out", opted_out=True),
+            attrs.evolve(
+                child("second"), caregivers=[*child("out", opted_out=True).caregivers, two]
+            ),
+            child("moved", moved_on=dt.date(2026, 5, 1)),
+            child("died", died=dt.date(2026, 5, 10)),
+            child("old"),
+        ]
+        self.seed(backend, *people)
+        week = dt.timedelta(days=7)
+        with backend.unit_of_work() as uow:
+            for p in people:
+                uow.due.replace(
+                    p.id,
+                    [
+                        DueSummary(p.id, "Sởi", 1, day - week, day),
+                        DueSummary(p.id, "Rubella", 1, day, day + week),  # after until
+                        DueSummary(p.id, "Lao (BCG)", 1, day - 9 * week, day - 8 * week),
+                    ],
+                )
+            # Past its latest day: no reminder can bring it in time.
+            uow.due.replace(
+                "old", [DueSummary("old", "Sởi", 1, day - week, day, None, day - week)]
+            )
+            uow.commit()
+        since = day - 4 * week
+        with backend.unit_of_work() as uow:
+            targets = uow.due.list_targets(["C1", "S1"], on=day, since=since, until=day)
+            everything = uow.due.list_targets(["C1"], on=day, since=None, until=day)
+        assert [(t.subject_id, t.to) for t in targets] == [
+            ("here", "+84912345678"),
+            ("out", None),
+            ("second", "+84987654321"),
+        ]
+        assert targets[0].name == "Nguyễn Bé here"
+        assert targets[0].summaries == (DueSummary("here", "Sởi", 1, day - week, day),)
+        assert [g.vaccine_group for g in everything[0].summaries] == ["Lao (BCG)", "Sởi"]
+        assert [t.subject_id for t in everything] == ["here", "out", "second"]
+
     def test_list_due_in_a_scope_follows_the_scoping_rule(self, backend: Backend) -> None:
         day = dt.date(2026, 5, 20)
         moved = dt.date(2026, 4, 1)
@@ -224,7 +294,9 @@ class DueSummaryRepositoryContract(MessagingContractBase):
         # and is listed where she lives now; the child who never lived there is not.
         with backend.unit_of_work(scope="C2") as uow:
             rows = uow.due.list_due(["C1"], on=day, until=day)
+            targets = uow.due.list_targets(["C1"], on=day, since=None, until=day)
         assert [r.summary.subject_id for r in rows] == ["came"]
+        assert [t.subject_id for t in targets] == ["came"]
 
 
 class OutboxRepositoryContract(MessagingContractBase):
@@ -258,6 +330,31 @@ class OutboxRepositoryContract(MessagingContractBase):
         with backend.unit_of_work() as uow:
             assert uow.outbox.find("k1") == attrs.evolve(first, status=OutboxStatus.CANCELLED)
             assert uow.outbox.counts() == {OutboxStatus.CANCELLED: 1}
+
+    def test_add_many_stores_each_key_once(self, backend: Backend) -> None:
+        with backend.unit_of_work() as uow:
+            assert uow.outbox.add(_message("k1"))
+            uow.commit()
+        batch = [_message("k2"), _message("k1"), attrs.evolve(_message("k2"), body="second")]
+        with backend.unit_of_work() as uow:
+            assert uow.outbox.add_many(batch) == 1
+            assert uow.outbox.add_many([]) == 0
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            assert uow.outbox.find("k2") == _message("k2")
+            uow.outbox.add_many([_message("k3")])  # rolled back
+        # Enough messages for more than one bulk statement, half of them planned already.
+        many = [_message(f"m{i:05d}") for i in range(6_000)]
+        with backend.unit_of_work() as uow:
+            assert uow.outbox.add_many(many[::2]) == 3_000
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            assert uow.outbox.add_many(many) == 3_000
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            assert uow.outbox.find("k3") is None
+            assert uow.outbox.counts() == {OutboxStatus.PENDING: 6_002}
+            assert uow.outbox.find("m05999") == many[-1]
 
     def test_rollback_leaves_no_trace(self, backend: Backend) -> None:
         with backend.unit_of_work() as uow:
@@ -394,6 +491,46 @@ class OutreachContract(MessagingContractBase):
             reg.record_dose(AdministeredDose("x", "a", "BCG", dt.date(2027, 1, 1), "S1"))
         with backend.unit_of_work() as uow:
             assert {m.status for m in uow.outbox.list_for_subject("a")} == {OutboxStatus.PENDING}
+
+    def test_a_bulk_load_stores_the_due_summaries_with_the_batch(self, backend: Backend) -> None:
+        self.seed(backend, child("stored"))
+        reg = self.registry(backend)
+        records = [
+            (child("a"), [AdministeredDose("a1", "a", "HEPB-BD", _BORN, "S1")]),
+            (child("b", died=dt.date(2026, 4, 1)), []),
+            (child("c"), [AdministeredDose("c1", "c", "BCG", _BORN, "S1")]),
+            (child("d"), []),
+        ]
+        reg.bulk_load(records, load_id="L", batch_size=2)
+        with backend.unit_of_work() as uow:
+            loaded = {s: uow.due.list_for_subject(s) for s in ("a", "b", "c", "d", "stored")}
+        reg.refresh_due(["a", "b", "c", "d"])  # the same as recomputing from the record
+        with backend.unit_of_work() as uow:
+            assert loaded == {s: uow.due.list_for_subject(s) for s in loaded}
+        assert loaded["b"] == []
+        assert "Viêm gan B" in {s.vaccine_group for s in loaded["c"]}
+        assert "Lao (BCG)" not in {s.vaccine_group for s in loaded["c"]}
+        assert "Lao (BCG)" in {s.vaccine_group for s in loaded["d"]}
+        assert loaded["stored"] == []  # not loaded: refreshed only by refresh_due
+
+    def test_planning_in_batches_plans_what_one_transaction_plans(self, backend: Backend) -> None:
+        from immreg.outreach import plan_reminders, plan_reminders_in_batches
+
+        self.seed(backend)
+        reg = self.registry(backend)
+        for i, unit in enumerate(["C1", "C2", "S1", "C1", "C2"]):
+            reg.register_subject(child(f"p{i}", unit=unit))
+        report = plan_reminders_in_batches(
+            backend, "VN", as_of=NOW.date(), at=NOW, units_per_batch=1
+        )
+        assert report.planned == 5
+        with backend.unit_of_work() as uow:
+            keys = {m.key for i in range(5) for m in uow.outbox.list_for_subject(f"p{i}")}
+            again = plan_reminders(uow, "VN", as_of=NOW.date(), at=NOW)
+        assert len(keys) == 5
+        assert (again.people, again.planned, again.already_planned) == (5, 0, 5)
+        with pytest.raises(ValidationError):
+            plan_reminders_in_batches(backend, "VN", as_of=NOW.date(), at=NOW, units_per_batch=0)
 
     def test_opted_out_and_moved_people_get_nothing(self, backend: Backend) -> None:
         self.seed(backend)

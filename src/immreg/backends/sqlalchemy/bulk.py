@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from immreg.backends.sqlalchemy import mapping, queries
+from immreg.backends.sqlalchemy.messaging import insert_due
 from immreg.backends.sqlalchemy.tables import (
     doses,
     load_batches,
@@ -201,6 +202,8 @@ def load_batch(engine: sa.Engine, batch: BulkBatch) -> bool:
                     _write_postgresql(conn, batch.subjects, batch.doses)
                 else:
                     _write_executemany(conn, batch.subjects, batch.doses)
+                # The batch's due summaries (immreg.outreach), in the same transaction.
+                insert_due(conn, batch.due)
         return True
     except ImmregError:
         raise

@@ -10,21 +10,39 @@ translated by the unit of work's ``run``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import functools
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
+from immreg.backends.sqlalchemy import queries
 from immreg.backends.sqlalchemy.messaging_tables import due_summaries, outbox
+from immreg.backends.sqlalchemy.queries import _units_filter, units_param
 from immreg.backends.sqlalchemy.tables import residences, subjects
-from immreg.duelist import DueRow, DueSummary
+from immreg.duelist import DueRow, DueSummary, ReminderTarget
 from immreg.errors import NotFoundError
 from immreg.messaging import OutboxMessage, OutboxStatus
 
 if TYPE_CHECKING:
     from immreg.backends.sqlalchemy.uow import SqlAlchemyUnitOfWork
 
-__all__ = ["SqlAlchemyDueSummaryRepository", "SqlAlchemyOutboxRepository"]
+__all__ = [
+    "BULK_ROWS",
+    "SqlAlchemyDueSummaryRepository",
+    "SqlAlchemyOutboxRepository",
+    "bulk_insert",
+    "insert_due",
+    "message_from_row",
+    "message_to_row",
+    "message_tuple",
+    "summary_from_row",
+    "summary_to_row",
+    "summary_tuple",
+]
 
 _select_for_subject = (
     sa.select(due_summaries)
@@ -34,36 +52,55 @@ _select_for_subject = (
 _delete_for_subject = sa.delete(due_summaries).where(
     due_summaries.c.subject_id == sa.bindparam("subject_id")
 )
-# The due list: residents on :on of :units (index ix_residences_org_unit), alive on :on,
-# joined to their summaries (primary key prefix subject_id) recommended by :until.
-_select_due = (
-    sa.select(
-        *due_summaries.c,
-        subjects.c.family_name,
-        subjects.c.given_name,
-        subjects.c.birth_date,
-    )
-    .select_from(
-        residences.join(subjects, subjects.c.id == residences.c.subject_id).join(
-            due_summaries, due_summaries.c.subject_id == residences.c.subject_id
+#: Rows per bulk statement (``add_many``, ``replace_many``): PostgreSQL takes each column as
+#: one array parameter, so this bounds memory, not the driver's parameter cap.
+BULK_ROWS = 5_000
+
+
+_ever = residences.alias("ever")
+
+
+@functools.cache
+def _resident_summaries(dialect: str, kind: str, scoped: bool) -> sa.Select[Any]:
+    # Summaries of the people resident on :on in one of :units (ix_residences_org_unit, the
+    # units as ONE parameter: see queries.units_param) and alive then, joined by primary
+    # key, with the person's names and their birth date ("due") or caregivers ("targets",
+    # which also keeps only summaries from :since and not past their latest day on :on).
+    # No ORDER BY: the callers group and sort in Python, in byte order as the memory
+    # backend does (PostgreSQL's collation order of the group names differs, and costs).
+    last = subjects.c.birth_date if kind == "due" else subjects.c.caregivers
+    stmt = (
+        sa.select(*due_summaries.c, subjects.c.family_name, subjects.c.given_name, last)
+        .select_from(
+            residences.join(subjects, subjects.c.id == residences.c.subject_id).join(
+                due_summaries, due_summaries.c.subject_id == residences.c.subject_id
+            )
+        )
+        .where(
+            _units_filter(dialect),
+            residences.c.start <= sa.bindparam("on"),
+            sa.or_(residences.c.end.is_(None), residences.c.end > sa.bindparam("on")),
+            sa.or_(subjects.c.deceased_on.is_(None), subjects.c.deceased_on > sa.bindparam("on")),
+            due_summaries.c.recommended <= sa.bindparam("until"),
         )
     )
-    .where(
-        residences.c.org_unit_id.in_(sa.bindparam("units", expanding=True)),
-        residences.c.start <= sa.bindparam("on"),
-        sa.or_(residences.c.end.is_(None), residences.c.end > sa.bindparam("on")),
-        sa.or_(subjects.c.deceased_on.is_(None), subjects.c.deceased_on > sa.bindparam("on")),
-        due_summaries.c.recommended <= sa.bindparam("until"),
-    )
-    .order_by(due_summaries.c.subject_id, due_summaries.c.vaccine_group)
-)
-_ever = residences.alias("ever")
-_select_due_scoped = _select_due.where(
-    sa.exists().where(
-        _ever.c.subject_id == residences.c.subject_id,
-        _ever.c.org_unit_id.in_(sa.bindparam("scope_units", expanding=True)),
-    )
-)
+    if kind == "targets":
+        stmt = stmt.where(
+            due_summaries.c.recommended >= sa.bindparam("since"),
+            sa.or_(due_summaries.c.latest.is_(None), due_summaries.c.latest >= sa.bindparam("on")),
+        )
+    if scoped:
+        # The scoping rule of every backend: a subject is inside if any of its residences,
+        # at any time, is in the scope's subtree.
+        stmt = stmt.where(
+            sa.exists().where(
+                _ever.c.subject_id == residences.c.subject_id,
+                _ever.c.org_unit_id.in_(sa.bindparam("scope_units", expanding=True)),
+            )
+        )
+    return stmt
+
+
 _select_message = sa.select(outbox).where(outbox.c.key == sa.bindparam("b_key"))
 _update_message = (
     sa.update(outbox)
@@ -156,6 +193,113 @@ def message_from_row(r: Any) -> OutboxMessage:
     )
 
 
+def summary_tuple(s: DueSummary) -> tuple[Any, ...]:
+    """A ``due_summaries`` row as a tuple in column order."""
+    return (
+        s.subject_id,
+        s.vaccine_group,
+        s.dose_number,
+        s.earliest,
+        s.recommended,
+        s.past_due,
+        s.latest,
+        " ".join(s.vaccines),
+    )
+
+
+def message_tuple(m: OutboxMessage) -> tuple[Any, ...]:
+    """An ``outbox`` row as a tuple in column order."""
+    return tuple(message_to_row(m).values())
+
+
+_by_subject_and_group = itemgetter(0, 1)
+
+#: PostgreSQL array types of the columns of the tables written by :func:`bulk_insert`.
+_ARRAY_TYPES: dict[str, tuple[str, ...]] = {
+    "due_summaries": ("varchar", "varchar", "int4", "date", "date", "date", "date", "text"),
+    "outbox": (
+        "varchar", "varchar", "text", "timestamptz", "timestamptz", "varchar", "text",
+        "varchar", "varchar", "int4", "timestamptz", "timestamptz", "varchar", "text",
+    ),
+}  # fmt: skip
+
+
+@functools.cache
+def _unnest_insert(table: sa.Table, ignore: bool) -> sa.TextClause:
+    # INSERT ... SELECT FROM unnest(column arrays): one statement and one parameter per
+    # column, however many rows (executemany sends a statement per row).
+    types = _ARRAY_TYPES[table.name]
+    cols = ", ".join(f'"{c.name}"' for c in table.columns)
+    arrays = ", ".join(f"CAST(:c{i} AS {t}[])" for i, t in enumerate(types))
+    conflict = " ON CONFLICT DO NOTHING" if ignore else ""
+    return sa.text(f'INSERT INTO "{table.name}" ({cols}) SELECT * FROM unnest({arrays}){conflict}')
+
+
+@functools.cache
+def _delete_for_subjects(dialect: str) -> sa.Delete:
+    if dialect == "postgresql":
+        ids = sa.bindparam("ids", type_=postgresql.ARRAY(sa.String()))
+        return sa.delete(due_summaries).where(due_summaries.c.subject_id == sa.any_(ids))
+    return sa.delete(due_summaries).where(
+        due_summaries.c.subject_id.in_(sa.bindparam("ids", expanding=True))
+    )
+
+
+def bulk_insert(
+    run: Callable[[Any, Any], Any],
+    dialect: str,
+    table: sa.Table,
+    rows: Iterable[tuple[Any, ...]],
+    *,
+    ignore: bool = False,
+) -> int:
+    """Insert rows (tuples in column order) in statements of :data:`BULK_ROWS`.
+
+    On PostgreSQL each statement is an ``INSERT ... SELECT FROM unnest(...)`` of column
+    arrays; elsewhere the driver's executemany of the Core INSERT. With ``ignore``, rows
+    whose key is taken are skipped (``ON CONFLICT DO NOTHING``).
+
+    Args:
+        run: Executes a statement with parameters (a unit of work's ``run``, or a
+            connection's ``execute``).
+        dialect: The database's dialect name.
+        table: ``due_summaries`` or ``outbox``.
+        rows: The rows.
+        ignore: Skip rows whose key is taken.
+
+    Returns:
+        How many rows were inserted.
+    """
+    names = [c.name for c in table.columns]
+    inserted = 0
+    batch: list[tuple[Any, ...]] = []
+
+    def flush() -> int:
+        if not batch:
+            return 0
+        if dialect == "postgresql":
+            params = {f"c{i}": list(col) for i, col in enumerate(zip(*batch, strict=True))}
+            return int(run(_unnest_insert(table, ignore), params).rowcount)
+        stmt = queries.insert_ignore(table, dialect) if ignore else sa.insert(table)
+        return int(run(stmt, [dict(zip(names, r, strict=True)) for r in batch]).rowcount)
+
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= BULK_ROWS:
+            inserted += flush()
+            batch = []
+    return inserted + flush()
+
+
+def insert_due(conn: sa.Connection, summaries: Mapping[str, Sequence[DueSummary]]) -> None:
+    """Insert the due summaries of people who have none stored yet (a bulk load's new
+    people), on a connection inside the caller's transaction."""
+    from immreg.backends.memory_messaging import check_summaries
+
+    rows = (summary_tuple(s) for sid, ss in summaries.items() for s in check_summaries(sid, ss))
+    bulk_insert(conn.execute, conn.dialect.name, due_summaries, rows)
+
+
 class SqlAlchemyDueSummaryRepository:
     """Due summaries in SQL (see :class:`immreg.ports.DueSummaryRepository`).
 
@@ -184,6 +328,36 @@ class SqlAlchemyDueSummaryRepository:
         rows = self._uow.run(_select_for_subject, {"subject_id": subject_id})
         return [summary_from_row(r) for r in rows]
 
+    def replace_many(self, summaries: Mapping[str, Sequence[DueSummary]]) -> None:
+        """Replace the summaries of every subject in ``summaries``: one delete and one
+        insert per :data:`BULK_ROWS` (``unnest`` of column arrays on PostgreSQL).
+
+        Raises:
+            ValidationError: A summary is about another subject, or names a group twice.
+        """
+        from immreg.backends.memory_messaging import check_summaries
+
+        checked = [check_summaries(sid, ss) for sid, ss in summaries.items()]
+        ids = list(summaries)
+        delete = _delete_for_subjects(self._uow.dialect)
+        for i in range(0, len(ids), BULK_ROWS):
+            self._uow.run(delete, {"ids": ids[i : i + BULK_ROWS]})
+        rows = (summary_tuple(s) for ss in checked for s in ss)
+        bulk_insert(self._uow.run, self._uow.dialect, due_summaries, rows)
+
+    def _rows(self, kind: str, org_unit_ids: Sequence[str], params: dict[str, Any]) -> Any:
+        units = list(dict.fromkeys(org_unit_ids))
+        if not units:
+            return []
+        dialect = self._uow.dialect
+        params["units"] = units_param(dialect, units)
+        scoped = self._uow.scope is not None
+        if scoped:
+            params["scope_units"] = sorted(self._uow.subtree())
+        rows = list(self._uow.run(_resident_summaries(dialect, kind, scoped), params))
+        rows.sort(key=_by_subject_and_group)
+        return rows
+
     def list_due(
         self, org_unit_ids: Sequence[str], *, on: dt.date, until: dt.date
     ) -> list[DueRow]:
@@ -191,19 +365,9 @@ class SqlAlchemyDueSummaryRepository:
 
         One query. In a scoped unit of work, only org units inside the scope are listed.
         """
-        units = list(dict.fromkeys(org_unit_ids))
-        if not units:
-            return []
-        params: dict[str, Any] = {"units": units, "on": on, "until": until}
-        stmt = _select_due
-        if self._uow.scope is not None:
-            # The scoping rule of every backend: a subject is inside if any of its
-            # residences, at any time, is in the scope's subtree.
-            stmt = _select_due_scoped
-            params["scope_units"] = sorted(self._uow.subtree())
-        # Positional tuples and no per-row helper calls: this loop is most of the due
+        rows = self._rows("due", org_unit_ids, {"on": on, "until": until})
+        # Positional tuples and no per-row helper calls: this loop is much of the due
         # list's time for a large commune.
-        rows: Any = self._uow.run(stmt, params).all()
         return [
             DueRow(
                 DueSummary(sid, group, n, earliest, rec, past, latest, tuple(vaccines.split())),
@@ -212,6 +376,35 @@ class SqlAlchemyDueSummaryRepository:
             )
             for sid, group, n, earliest, rec, past, latest, vaccines, family, given, born in rows
         ]
+
+    def list_targets(
+        self,
+        org_unit_ids: Sequence[str],
+        *,
+        on: dt.date,
+        since: dt.date | None,
+        until: dt.date,
+    ) -> list[ReminderTarget]:
+        """The people to plan reminders for (see the port): one query, grouped in Python.
+
+        The phone is picked from the stored caregivers' JSON as it is (numbers are stored
+        in E.164 form), without rebuilding the person.
+        """
+        params = {"on": on, "until": until, "since": since or dt.date.min}
+        rows = self._rows("targets", org_unit_ids, params)
+        out = []
+        for sid, group in itertools.groupby(rows, itemgetter(0)):
+            person = list(group)
+            _, _, _, _, _, _, _, _, family, given, cgs = person[0]
+            phone = next(
+                (c["phone"] for c in cgs if c.get("phone") and not c.get("sms_opt_out")), None
+            )
+            summaries = tuple(
+                DueSummary(sid, g, n, earliest, rec, past, latest, tuple(vaccines.split()))
+                for _, g, n, earliest, rec, past, latest, vaccines, _, _, _ in person
+            )
+            out.append(ReminderTarget(sid, f"{family} {given}", phone, summaries))
+        return out
 
 
 class SqlAlchemyOutboxRepository:
@@ -229,6 +422,15 @@ class SqlAlchemyOutboxRepository:
         NOTHING``, so the unit of work survives a taken key)."""
         stmt = self._uow.insert_ignore(outbox)
         return bool(self._uow.run(stmt, message_to_row(message)).rowcount == 1)
+
+    def add_many(self, messages: Sequence[OutboxMessage]) -> int:
+        """Store the messages whose key is not taken, :data:`BULK_ROWS` a statement
+        (``ON CONFLICT DO NOTHING``); how many were stored."""
+        first: dict[str, OutboxMessage] = {}
+        for m in messages:
+            first.setdefault(m.key, m)
+        rows = map(message_tuple, first.values())
+        return bulk_insert(self._uow.run, self._uow.dialect, outbox, rows, ignore=True)
 
     def find(self, key: str) -> OutboxMessage | None:
         """Return the message or ``None``."""
