@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from immreg.backends.sqlalchemy.tables import doses, subjects
 from immreg.model import (
     AdministeredDose,
     AuditEntry,
@@ -58,6 +59,11 @@ Row = sa.Row[Any]
 # was half the cost of a subject's COPY row.
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
+# Row dictionaries are the column-order tuples (which COPY needs) keyed by the tables'
+# columns, so the two forms of a row cannot drift apart.
+_SUBJECT_COLUMNS = tuple(subjects.c.keys())
+_DOSE_COLUMNS = tuple(doses.c.keys())
+
 
 # --- subjects ---------------------------------------------------------------------------
 
@@ -74,23 +80,8 @@ def _caregivers_json(subject: Subject) -> list[dict[str, Any]]:
     ]
 
 
-def subject_to_row(subject: Subject) -> dict[str, Any]:
-    """The ``subjects`` row of a subject (without its residences)."""
-    return {
-        "id": subject.id,
-        "family_name": subject.family_name,
-        "given_name": subject.given_name,
-        "birth_date": subject.birth_date,
-        "sex": subject.sex.value,
-        "national_code": subject.national_code,
-        "mother_id": subject.mother_id,
-        "deceased_on": subject.deceased_on,
-        "caregivers": _caregivers_json(subject),
-    }
-
-
-def subject_tuple(subject: Subject) -> tuple[Any, ...]:
-    """The ``subjects`` row as a tuple in column order, caregivers as JSON text (for COPY)."""
+def _subject_values(subject: Subject, caregivers: object) -> tuple[Any, ...]:
+    """The ``subjects`` row's values in column order, with ``caregivers`` in the last."""
     return (
         subject.id,
         subject.family_name,
@@ -100,8 +91,19 @@ def subject_tuple(subject: Subject) -> tuple[Any, ...]:
         subject.national_code,
         subject.mother_id,
         subject.deceased_on,
-        _JSON.encode(_caregivers_json(subject)),
+        caregivers,
     )
+
+
+def subject_to_row(subject: Subject) -> dict[str, Any]:
+    """The ``subjects`` row of a subject (without its residences)."""
+    values = _subject_values(subject, _caregivers_json(subject))
+    return dict(zip(_SUBJECT_COLUMNS, values, strict=True))
+
+
+def subject_tuple(subject: Subject) -> tuple[Any, ...]:
+    """The ``subjects`` row as a tuple in column order, caregivers as JSON text (for COPY)."""
+    return _subject_values(subject, _JSON.encode(_caregivers_json(subject)))
 
 
 def residence_rows(subject: Subject) -> list[dict[str, Any]]:
@@ -162,19 +164,7 @@ def subject_from_rows(row: Row, residences: Iterable[Residence]) -> Subject:
 
 def dose_to_row(dose: AdministeredDose) -> dict[str, Any]:
     """The ``doses`` row of a dose."""
-    return {
-        "id": dose.id,
-        "subject_id": dose.subject_id,
-        "product_code": dose.product_code,
-        "date": dose.date,
-        "facility_id": dose.facility_id,
-        "lot_number": dose.lot_number,
-        "source": dose.source.value,
-        "recorded_by": dose.recorded_by,
-        "version": dose.version,
-        "voided": dose.voided,
-        "void_reason": dose.void_reason,
-    }
+    return dict(zip(_DOSE_COLUMNS, dose_tuple(dose), strict=True))
 
 
 def dose_tuple(dose: AdministeredDose) -> tuple[Any, ...]:
