@@ -8,8 +8,7 @@ import pytest
 
 from immreg.backends import open_backend
 from immreg.cli import main
-from immreg.schedule.catalogue import PRODUCTS
-from immreg.testing.reports_conformance import REFORM_TREE, ReportRepositoryContract
+from immreg.testing.reports_conformance import ReportRepositoryContract, store_reform_tree
 
 pytest.importorskip("matplotlib")  # the charts extra
 
@@ -17,11 +16,8 @@ pytest.importorskip("matplotlib")  # the charts extra
 def test_charts_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path / 'registry.db'}"
     backend = open_backend(url)
+    store_reform_tree(backend)
     with backend.unit_of_work() as uow:
-        for u in REFORM_TREE:
-            uow.org_units.add(u)
-        for p in PRODUCTS:
-            uow.catalogue.add_product(p)
         ReportRepositoryContract()._hand_world().store(uow)
         uow.commit()
     backend.close()

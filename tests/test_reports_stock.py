@@ -24,10 +24,9 @@ from immreg.reports.stock import (
     stock_table,
     stock_tallies,
 )
-from immreg.schedule.catalogue import PRODUCTS
 from immreg.stock.model import EventKind, StockEvent, WastageReason
 from immreg.testing.conformance import ContractBase
-from immreg.testing.reports_conformance import REFORM_TREE
+from immreg.testing.reports_conformance import store_reform_tree
 
 D = dt.date
 JUNE = (D(2025, 6, 1), D(2025, 7, 1))
@@ -67,11 +66,8 @@ LEDGER = (
 
 
 def _fill(backend: Backend) -> None:
+    store_reform_tree(backend)
     with backend.unit_of_work() as uow:
-        for u in REFORM_TREE:
-            uow.org_units.add(u)
-        for p in PRODUCTS:
-            uow.catalogue.add_product(p)
         for e in LEDGER:
             uow.stock.append(e)
         uow.commit()

@@ -31,9 +31,8 @@ from immreg.reports.maternal import (
     unprotected_key,
 )
 from immreg.schedule import load_schedule
-from immreg.schedule.catalogue import PRODUCTS
 from immreg.testing.conformance import ContractBase
-from immreg.testing.reports_conformance import REFORM_TREE
+from immreg.testing.reports_conformance import store_reform_tree
 
 __all__ = ["MaternalRepositoryContract", "MaternalWorld", "maternal_worlds"]
 
@@ -183,12 +182,7 @@ class MaternalRepositoryContract(ContractBase):
     """Pregnancy records equal to the reference selection; hand-counted report; scoped."""
 
     def _tree(self, backend: Backend) -> None:
-        with backend.unit_of_work() as uow:
-            for u in REFORM_TREE:
-                uow.org_units.add(u)
-            for p in PRODUCTS:
-                uow.catalogue.add_product(p)
-            uow.commit()
+        store_reform_tree(backend)
 
     def test_equals_the_reference_on_random_registries(self, backend: Backend) -> None:
         self._tree(backend)

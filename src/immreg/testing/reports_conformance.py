@@ -46,6 +46,7 @@ __all__ = [
     "ReportRepositoryContract",
     "ReportWorld",
     "report_worlds",
+    "store_reform_tree",
 ]
 
 _START = dt.date(2000, 1, 1)
@@ -161,6 +162,16 @@ def report_worlds(draw: st.DrawFn, *, max_children: int = 8) -> ReportWorld:
     return ReportWorld(tuple(subjects), tuple(doses))
 
 
+def store_reform_tree(backend: Backend) -> None:
+    """Store :data:`REFORM_TREE` and the programme's catalogue, committed."""
+    with backend.unit_of_work() as uow:
+        for u in REFORM_TREE:
+            uow.org_units.add(u)
+        for p in PRODUCTS:
+            uow.catalogue.add_product(p)
+        uow.commit()
+
+
 def _spec(as_of: dt.date = dt.date(2025, 12, 31)) -> ReportSpec:
     return ReportSpec(
         as_of=as_of,
@@ -192,12 +203,7 @@ class ReportRepositoryContract(ContractBase):
     """Leaf tallies: equal to the reference computation, real-time, transactional, scoped."""
 
     def _world(self, backend: Backend) -> None:
-        with backend.unit_of_work() as uow:
-            for u in REFORM_TREE:
-                uow.org_units.add(u)
-            for p in PRODUCTS:
-                uow.catalogue.add_product(p)
-            uow.commit()
+        store_reform_tree(backend)
 
     def _hand_world(self) -> ReportWorld:
         d = dt.date
