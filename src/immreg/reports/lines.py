@@ -19,7 +19,7 @@ from immreg.model import OrgLevel, OrgUnit
 from immreg.orgunits import OrgTree
 from immreg.ports import UnitOfWork
 
-__all__ = ["Line", "Lines", "TreeCut", "check_targets", "cut_tree"]
+__all__ = ["Line", "Lines", "TreeCut", "check_date", "check_targets", "cut_tree", "pct"]
 
 
 @attrs.frozen
@@ -95,8 +95,7 @@ def cut_tree(uow: UnitOfWork, *, level: object, within: str | None, on: dt.date)
     """
     if not isinstance(level, OrgLevel):
         raise ValidationError("level", "must be an org level (nation, province, commune...)")
-    if not isinstance(on, dt.date) or isinstance(on, dt.datetime):
-        raise ValidationError("on", "must be a date")
+    check_date("on", on)
     tree = OrgTree(uow.org_units.list_all())
     if within is not None and within not in tree.units:
         raise NotFoundError("org unit", within, field="within")
@@ -120,3 +119,14 @@ def check_targets(targets: Mapping[str, int] | None) -> dict[str, int]:
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ValidationError(f"targets[{unit_id}]", "must be a whole number, 0 or more")
     return out
+
+
+def check_date(field: str, value: object) -> None:
+    """Raise ``ValidationError(field)`` unless ``value`` is a date (not a datetime)."""
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise ValidationError(field, "must be a date")
+
+
+def pct(value: float | None) -> str:
+    """A share as a percentage with one decimal, ``""`` for none."""
+    return "" if value is None else f"{100 * value:.1f}"

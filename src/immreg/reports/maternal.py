@@ -48,7 +48,7 @@ from immreg.indicators import UNASSIGNED, Tally
 from immreg.model import AdministeredDose, OrgLevel, Sex, Subject
 from immreg.ports import UnitOfWork
 from immreg.registry.records import PregnancyEpisode, PregnancyOutcome
-from immreg.reports.lines import Line, check_targets, cut_tree
+from immreg.reports.lines import Line, check_date, check_targets, cut_tree, pct
 from immreg.schedule.patient import Dose
 from immreg.schedule.rules import Schedule
 
@@ -84,11 +84,6 @@ def unprotected_key(reason: str) -> str:
     return f"maternal:unprotected:{reason}"
 
 
-def _check_date(field: str, value: object) -> None:
-    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-        raise ValidationError(field, "must be a date")
-
-
 @attrs.frozen
 class MaternalSpec:
     """What a maternal report counts (see the module docstring).
@@ -110,7 +105,7 @@ class MaternalSpec:
 
     def __attrs_post_init__(self) -> None:
         for name in ("as_of", "period_start", "period_end"):
-            _check_date(name, getattr(self, name))
+            check_date(name, getattr(self, name))
         if self.period_end <= self.period_start:
             raise ValidationError("period_end", "must be after period_start")
         days = self.min_days_before_birth
@@ -382,10 +377,6 @@ def build_maternal_report(
     return MaternalReport(spec, cut.on, level, lines.rows, lines.total, checked)
 
 
-def _pct(value: float | None) -> str:
-    return "" if value is None else f"{100 * value:.1f}"
-
-
 def maternal_table(report: MaternalReport) -> tuple[list[str], list[list[str]]]:
     """The report as a header and lines of text cells (the total last)."""
     head = [
@@ -410,10 +401,10 @@ def maternal_table(report: MaternalReport) -> tuple[list[str], list[list[str]]]:
                 line.name,
                 str(ind.pregnant),
                 str(t[TD2PLUS]),
-                _pct(ind.td2plus),
+                pct(ind.td2plus),
                 str(ind.live_births),
                 str(t[PAB]),
-                _pct(ind.protected_at_birth),
+                pct(ind.protected_at_birth),
                 str(t[unprotected_key("too_few_doses")]),
                 str(t[unprotected_key("protection_expired")]),
             ]

@@ -43,7 +43,7 @@ from immreg.errors import ValidationError
 from immreg.indicators import Tally
 from immreg.model import OrgLevel
 from immreg.ports import UnitOfWork
-from immreg.reports.lines import Line, cut_tree
+from immreg.reports.lines import Line, check_date, cut_tree, pct
 from immreg.stock.model import EventKind, KindTotal, WastageReason
 from immreg.stock.reports import wastage_factor, wastage_rate
 
@@ -79,9 +79,8 @@ def stock_key(product_code: str, field: str) -> str:
 
 
 def _check_period(period_start: dt.date, period_end: dt.date) -> None:
-    for name, value in (("period_start", period_start), ("period_end", period_end)):
-        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
-            raise ValidationError(name, "must be a date")
+    check_date("period_start", period_start)
+    check_date("period_end", period_end)
     if period_end <= period_start:
         raise ValidationError("period_end", "must be after period_start")
 
@@ -260,10 +259,6 @@ def build_stock_report(
     return StockReport(period_start, period_end, day, level, lines.rows, lines.total, tuple(codes))
 
 
-def _pct(value: float | None) -> str:
-    return "" if value is None else f"{100 * value:.1f}"
-
-
 def stock_table(report: StockReport) -> tuple[list[str], list[list[str]]]:
     """The report as a header and lines of text cells: one line per unit and product (the
     total's last), with the figures, the WHO usage and wastage rates and the wastage
@@ -292,8 +287,8 @@ def stock_table(report: StockReport) -> tuple[list[str], list[list[str]]]:
                     *(str(f.get(name)) for name in FIELDS),
                     str(f.closing),
                     str(f.used),
-                    _pct(f.usage_rate),
-                    _pct(f.wastage_rate),
+                    pct(f.usage_rate),
+                    pct(f.wastage_rate),
                     "" if factor is None else f"{factor:.2f}",
                 ]
             )
