@@ -18,11 +18,14 @@ All durations are parsed at load time (:class:`~immreg.schedule.dates.Duration`)
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from collections.abc import Callable, Iterable
+from typing import Literal, TypeVar
 
 import attrs
 
 from immreg.schedule.dates import Duration
+
+_T = TypeVar("_T")
 
 __all__ = [
     "Antigen",
@@ -558,12 +561,8 @@ class Schedule:
         """Return the look-up tables for this schedule, built on first use."""
         if self._index:
             return self._index[0]
-        associations: dict[str, list[CvxAssociation]] = {}
-        for assoc in self.vaccines:
-            associations.setdefault(assoc.vaccine, []).append(assoc)
-        conflicts: dict[str, list[LiveVirusConflict]] = {}
-        for conflict in self.conflicts:
-            conflicts.setdefault(conflict.current, []).append(conflict)
+        associations = _grouped(self.vaccines, lambda a: a.vaccine)
+        conflicts = _grouped(self.conflicts, lambda c: c.current)
         group_of: dict[str, list[str]] = {}
         for group in self.vaccine_groups:
             for member in group.antigens:
@@ -596,8 +595,8 @@ class Schedule:
             for series in antigen.series:
                 for dose in series.doses:
                     vaccine_rules[id(dose)] = (
-                        _by_vaccine(dose.preferable_vaccines),
-                        _by_vaccine(dose.allowable_vaccines),
+                        _grouped(dose.preferable_vaccines, _vaccine),
+                        _grouped(dose.allowable_vaccines, _vaccine),
                     )
                     found: dict[str, list[LiveVirusConflict]] = {}
                     for rule in dose.preferable_vaccines:
@@ -608,8 +607,8 @@ class Schedule:
                         by_target[id(dose)] = {k: tuple(v) for k, v in found.items()}
         built = ScheduleIndex(
             antigens={a.name: a for a in self.antigens},
-            associations={k: tuple(v) for k, v in associations.items()},
-            conflicts={k: tuple(v) for k, v in conflicts.items()},
+            associations=associations,
+            conflicts=conflicts,
             groups={g.name: g for g in self.vaccine_groups},
             group_of_antigen={k: tuple(v) for k, v in group_of.items()},
             vaccines=frozenset(associations),
@@ -622,11 +621,16 @@ class Schedule:
         return built
 
 
-def _by_vaccine(rules: tuple[VaccineRule, ...]) -> dict[str, tuple[VaccineRule, ...]]:
-    out: dict[str, list[VaccineRule]] = {}
-    for rule in rules:
-        out.setdefault(rule.vaccine, []).append(rule)
+def _grouped(items: Iterable[_T], key: Callable[[_T], str]) -> dict[str, tuple[_T, ...]]:
+    """``items`` grouped by ``key``, each group in the items' order."""
+    out: dict[str, list[_T]] = {}
+    for item in items:
+        out.setdefault(key(item), []).append(item)
     return {k: tuple(v) for k, v in out.items()}
+
+
+def _vaccine(rule: VaccineRule) -> str:
+    return rule.vaccine
 
 
 def with_unique_rule_ids(schedule: Schedule) -> Schedule:
