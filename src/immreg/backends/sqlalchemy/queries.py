@@ -33,7 +33,23 @@ __all__ = [
     "subject_in_scope",
     "subtree",
     "units_param",
+    "update_by_id",
 ]
+
+
+def update_by_id(table: sa.Table, *unchanged: str) -> sa.Update:
+    """``UPDATE`` of the ``table`` row whose ``id`` is the parameter ``b_id``.
+
+    It sets every column but ``id`` and the ``unchanged`` ones, each from the parameter of
+    the column's name, so the parameters are the row's dictionary with ``id`` renamed
+    ``b_id`` (and the unchanged columns left out or renamed).
+    """
+    kept = {"id", *unchanged}
+    return (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("b_id"))
+        .values({c.name: sa.bindparam(c.name) for c in table.columns if c.name not in kept})
+    )
 
 
 @functools.cache
@@ -117,19 +133,7 @@ select_subject_units = (
     .select_from(subjects.outerjoin(residences, residences.c.subject_id == subjects.c.id))
     .where(subjects.c.id == sa.bindparam("id"))
 )
-update_subject = (
-    sa.update(subjects)
-    .where(subjects.c.id == sa.bindparam("b_id"))
-    .values(
-        family_name=sa.bindparam("family_name"),
-        given_name=sa.bindparam("given_name"),
-        birth_date=sa.bindparam("birth_date"),
-        sex=sa.bindparam("sex"),
-        national_code=sa.bindparam("national_code"),
-        mother_id=sa.bindparam("mother_id"),
-        deceased_on=sa.bindparam("deceased_on"),
-    )
-)
+update_subject = update_by_id(subjects)
 delete_residences = sa.delete(residences).where(residences.c.subject_id == sa.bindparam("id"))
 insert_residences = sa.insert(residences)
 
@@ -179,24 +183,9 @@ count_subjects_in_scope = (
 # --- doses ------------------------------------------------------------------------------
 
 select_dose = sa.select(doses).where(doses.c.id == sa.bindparam("id"))
-update_dose = (
-    sa.update(doses)
-    .where(
-        doses.c.id == sa.bindparam("b_id"),
-        doses.c.version == sa.bindparam("expected"),
-        doses.c.subject_id == sa.bindparam("b_subject_id"),
-    )
-    .values(
-        product_code=sa.bindparam("product_code"),
-        date=sa.bindparam("date"),
-        facility_id=sa.bindparam("facility_id"),
-        lot_number=sa.bindparam("lot_number"),
-        source=sa.bindparam("source"),
-        recorded_by=sa.bindparam("recorded_by"),
-        version=sa.bindparam("version"),
-        voided=sa.bindparam("voided"),
-        void_reason=sa.bindparam("void_reason"),
-    )
+update_dose = update_by_id(doses, "subject_id").where(
+    doses.c.version == sa.bindparam("expected"),
+    doses.c.subject_id == sa.bindparam("b_subject_id"),
 )
 select_doses_for_subject = (
     sa.select(doses)

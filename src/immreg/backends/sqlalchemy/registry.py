@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 import attrs
 import sqlalchemy as sa
 
-from immreg.backends.sqlalchemy.queries import subject_in_scope
+from immreg.backends.sqlalchemy.queries import subject_in_scope, update_by_id
 from immreg.backends.sqlalchemy.registry_tables import (
     registry_aefi,
     registry_merges,
@@ -283,12 +283,7 @@ class _OwnedRows(abc.ABC, Generic[_Owned]):
         super().__init_subclass__(**kwargs)
         t = cls._table
         cls._select = sa.select(t).where(t.c.id == sa.bindparam("id"))
-        changeable = [c.name for c in t.columns if c.name not in ("id", cls._owner)]
-        cls._update = (
-            sa.update(t)
-            .where(t.c.id == sa.bindparam("b_id"))
-            .values({name: sa.bindparam(name) for name in changeable})
-        )
+        cls._update = update_by_id(t, cls._owner)
 
     def __init__(self, uow: SqlAlchemyUnitOfWork) -> None:
         self._uow = uow
