@@ -673,6 +673,8 @@ class SqlAlchemyUnitOfWork:
         self._subtree = None
         if self._conn is None:
             return
+        # The report counters of the children this transaction changed, in it.
+        self.reports.flush()
         try:
             self._conn.commit()
         except sa.exc.DBAPIError as e:
