@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from immreg.errors import ValidationError
-from immreg.schedule.dates import Duration, add, parse_date, parse_duration
+from immreg.schedule.dates import Duration, add, add_months, parse_date, parse_duration
 
 D = dt.date
 
@@ -117,3 +117,18 @@ def test_add_is_monotone_and_days_last(start: dt.date, y: int, m: int, days: int
     # A non-existent date moves forward to the first of the next month (CALCDT-5).
     if base.day != start.day:
         assert base.day == 1
+
+
+@given(
+    st.dates(min_value=D(1900, 1, 1), max_value=D(2100, 12, 31)),
+    st.lists(st.integers(-40, 400), max_size=6),
+)
+def test_add_months_is_add_for_each_count(start: dt.date, counts: list[int]) -> None:
+    # The age tables' one-pass month step gives what add() gives for each count.
+    assert add_months(start, counts) == [add(start, Duration(0, m, 0)) for m in counts]
+
+
+def test_add_months_from_the_31st() -> None:
+    # 31 January + 1 month: 31 February does not exist, so 1 March (CALCDT-5); leap years.
+    assert add_months(D(2023, 1, 31), [1, 13, 0]) == [D(2023, 3, 1), D(2024, 3, 1), D(2023, 1, 31)]
+    assert add_months(D(2024, 1, 29), [1, 13]) == [D(2024, 2, 29), D(2025, 3, 1)]

@@ -36,8 +36,17 @@ from collections.abc import Collection, Iterable, Iterator
 from typing import Any, TextIO
 
 from immreg.errors import ValidationError
-from immreg.schedule.compiled import Compiled
-from immreg.schedule.engine import assess, forecast_only
+from immreg.schedule.compiled import MIN_DATE, BestForecast, Compiled, Rec
+from immreg.schedule.compiled import run as run_plan
+from immreg.schedule.engine import (
+    _compiled,
+    _group_forecast,
+    _in_order,
+    _settled,
+    assess,
+    forecast_only,
+    validate_patient,
+)
 from immreg.schedule.patient import Assessment, Dose, Observation, Patient, VaccineGroupForecast
 from immreg.schedule.rules import Schedule
 
@@ -101,8 +110,145 @@ def forecast_many(
     several times faster than :func:`assess_many` and yields the same forecasts.
     """
     schedule.index()
+    compiled = _compiled(schedule)
+    lean = vaccine_groups is None and bool(compiled.order)
     for patient, as_of in items:
-        yield forecast_only(schedule, patient, as_of=as_of, vaccine_groups=vaccine_groups)
+        if lean and not patient.observations:
+            yield _forecast_lean(schedule, compiled, patient, as_of)
+        else:
+            yield forecast_only(schedule, patient, as_of=as_of, vaccine_groups=vaccine_groups)
+
+
+def _forecast_lean(
+    schedule: Schedule, compiled: Compiled, patient: Patient, as_of: dt.date
+) -> tuple[VaccineGroupForecast, ...]:
+    """:func:`forecast_only` for a schedule whose every antigen has a compiled plan.
+
+    The same steps as the engine's lean loop, with the per-schedule tables looked up by
+    position: the doses in §4.2 order, each routed to its antigens' plans, each plan run,
+    and the antigens' best forecasts combined per vaccine group (chapter 9).
+    """
+    dob = patient.birth_date
+    ages = compiled.ages(dob)
+    routes = compiled.routes
+    order = compiled.order
+    recs: list[list[Rec]] = [[] for _ in order]
+    for pos, d in enumerate(_in_order(patient.doses)):
+        date = d.date
+        found = routes.get(d.vaccine)
+        if found is None or date < dob or date > as_of:
+            # The checks of validate_patient, folded into this loop; it names the first
+            # bad dose in input order.
+            validate_patient(schedule, patient, as_of=as_of)
+            raise AssertionError("validate_patient accepted a bad dose")  # pragma: no cover
+        rec = (date, d.vaccine, d, pos)
+        for i, begin, end in found:
+            if not begin or ages[begin] <= date < ages[end]:
+                recs[i].append(rec)
+    by_vaccine: dict[str, list[Dose]] | None = None
+    if schedule.conflicts:
+        by_vaccine = {}
+        for d in patient.doses:
+            by_vaccine.setdefault(d.vaccine, []).append(d)
+    sex = patient.sex
+    doses = patient.doses
+    best = [
+        run_plan(plan, ages, found, as_of, dob, sex, doses, by_vaccine)[0]
+        for (_, plan), found in zip(order, recs, strict=True)
+    ]
+    out: list[VaccineGroupForecast] = []
+    for name, antigens, full, members in compiled.groups:
+        if len(members) != 1:
+            runs = [r for i in members for r in best[i]]
+            out.append(_combine(schedule, compiled, patient, name, antigens, full, runs))
+            continue
+        one = best[members[0]]
+        if not one:
+            out.append(_settled(name, "not_recommended", "no_relevant_series", name, antigens))
+            continue
+        fc = one[0]
+        if fc.status != "not_complete":
+            out.append(_settled(name, fc.status, fc.reason, fc.decided_by, antigens))
+            continue
+        earliest = fc.earliest
+        assert earliest is not None
+        assert fc.recommended is not None
+        past_due = fc.past_due
+        out.append(
+            VaccineGroupForecast(
+                name,
+                "not_complete",
+                fc.dose_number,
+                earliest,
+                fc.recommended if fc.recommended > earliest else earliest,
+                None if past_due is None else past_due if past_due > earliest else earliest,
+                fc.latest,
+                fc.reason,
+                fc.decided_by,
+                antigens,
+                fc.vaccines,
+            )
+        )
+    return tuple(out)
+
+
+# Group statuses that come before "not_complete" (chapter 9).
+_BEFORE_OPEN = frozenset(("contraindicated", "aged_out", "not_recommended"))
+
+
+def _combine(
+    schedule: Schedule,
+    compiled: Compiled,
+    patient: Patient,
+    name: str,
+    antigens: tuple[str, ...],
+    full: bool,
+    runs: list[BestForecast],
+) -> VaccineGroupForecast:
+    """Chapter 9 for a group of several antigens (the engine's ``_group_forecast``).
+
+    The group's status is the first of contraindicated, aged out, not recommended and not
+    complete that any antigen has (else immune if all are, else complete); with nothing
+    due it is a shared object. When a dose is due, MULTIANTVG-1 with FORECASTPRIORITY-1
+    reads the latest dose of any of the group's vaccines from a per-group code set.
+    """
+    statuses = {r.status for r in runs}
+    settled = "not_complete" not in statuses
+    if settled or len(runs) < 2 or not statuses.isdisjoint(_BEFORE_OPEN):
+        if settled and len(statuses) == 1:
+            first = runs[0]
+            return _settled(name, first.status, first.reason, first.decided_by, antigens)
+        return _group_forecast(schedule, patient, name, antigens, full, runs)
+    # Every open run is "not_complete"; the others are complete or immune.
+    open_runs = [r for r in runs if r.status == "not_complete"]
+    earliest_dates = [r.earliest for r in open_runs if r.earliest is not None]
+    latest_start = max(earliest_dates)
+    if len({r.antigen for r in runs}) == 1:
+        earliest = min(earliest_dates)
+    elif any(r.priority for r in open_runs):
+        codes = compiled.group_codes[name]
+        last = max((d.date for d in patient.doses if d.vaccine in codes), default=MIN_DATE)
+        earliest = max(min(earliest_dates), last)
+    else:
+        earliest = latest_start
+    decider = next(r for r in open_runs if r.earliest == latest_start)
+    recommended = max(min(r.recommended for r in open_runs if r.recommended), earliest)
+    past_dues = [r.past_due for r in open_runs if r.past_due is not None]
+    latests = [r.latest for r in open_runs if r.latest is not None]
+    numbers = [r.dose_number for r in open_runs if r.dose_number is not None]
+    return VaccineGroupForecast(
+        name,
+        "not_complete",
+        (min(numbers) if full else max(numbers)) if numbers else None,
+        earliest,
+        recommended,
+        max(min(past_dues), earliest) if past_dues else None,
+        min(latests) if latests else None,
+        decider.reason,
+        decider.decided_by,
+        antigens,
+        tuple(dict.fromkeys(v for r in open_runs for v in r.vaccines)),
+    )
 
 
 def _date(value: Any, field: str) -> dt.date:

@@ -21,7 +21,7 @@ import datetime as dt
 from bisect import bisect_right
 from typing import NamedTuple
 
-from immreg.schedule.dates import Duration, add
+from immreg.schedule.dates import Duration, add, add_months
 from immreg.schedule.patient import Dose, EvaluationStatus, ForecastStatus
 from immreg.schedule.rules import (
     Antigen,
@@ -50,6 +50,29 @@ _ONE_DAY = dt.timedelta(days=1)
 _LOW = 0
 _HIGH = 1
 _DOB_LIMIT = 20_000  # birth dates kept per schedule (about 55 years of them); emptied when full
+
+
+_SHIFT_LIMIT = 50_000  # dates kept per duration (a shift's memo); emptied when full
+
+
+class _Shift(dict[dt.date, dt.date]):
+    """A duration with months, as a memo: ``shift[date]`` is ``add(date, duration)``.
+
+    Adding months is the costly CDSi date step (CALCDT-1, -2, -5); interval references
+    (dose dates) and birth dates repeat across a batch, so each result is kept.
+    """
+
+    __slots__ = ("duration",)
+
+    def __init__(self, duration: Duration) -> None:
+        super().__init__()
+        self.duration = duration
+
+    def __missing__(self, when: dt.date) -> dt.date:
+        if len(self) >= _SHIFT_LIMIT:
+            self.clear()
+        found = self[when] = add(when, self.duration)
+        return found
 
 
 class BestForecast(NamedTuple):
@@ -99,24 +122,24 @@ _new = tuple.__new__
 # A compiled skip condition (CDSi 4.6 tables 6-6, 6-8, 6-9): (kind, begin age, end age,
 # interval, start date, end date, vaccines counted, valid doses only, count, comparison),
 # kind 0 for age, 1 for interval, 2 for a vaccine count.
-_Cond = tuple[int, int, int, Duration | None, dt.date, dt.date, frozenset[str], bool, int, str]
+_Cond = tuple[int, int, int, "_Shift | None", dt.date, dt.date, frozenset[str], bool, int, str]
 # A condition set (table 6-10): (effective, cessation, all conditions, conditions).
 _Set = tuple[dt.date | None, dt.date | None, bool, tuple[_Cond, ...]]
 # A conditional skip (table 6-11): (in evaluation, in forecast, all sets, sets).
 _Skip = tuple[bool, bool, bool, tuple[_Set, ...]]
 # A compiled interval (CDSi 4.6 §6.5): (absolute minimum as days when it has no months,
-# absolute minimum, minimum as days, minimum, earliest recommended as days, earliest
-# recommended, latest recommended as days, latest recommended, rule id, target dose
-# number for a "target dose" reference else 0).
+# absolute minimum as a memoized shift, minimum as days, minimum, earliest recommended as
+# days, earliest recommended, latest recommended as days, latest recommended, rule id,
+# target dose number for a "target dose" reference else 0).
 _Iv = tuple[
     dt.timedelta | None,
-    Duration | None,
+    "_Shift | None",
     dt.timedelta | None,
-    Duration | None,
+    "_Shift | None",
     dt.timedelta | None,
-    Duration | None,
+    "_Shift | None",
     dt.timedelta | None,
-    Duration | None,
+    "_Shift | None",
     str,
     int,
 ]
@@ -124,6 +147,16 @@ _Iv = tuple[
 # minimum, maximum, earliest and latest recommended ages (None where unset, except the
 # absolute minimum), and the rule id.
 _Age = tuple[int, int | None, int | None, int | None, int | None, str]
+_Quick = tuple[
+    int,
+    int | None,
+    int | None,
+    tuple[
+        tuple[dt.timedelta | None, "_Shift | None", dt.timedelta | None, "_Shift | None", int], ...
+    ],
+    frozenset[str],
+    str,
+]
 _KINDS = {"age": 0, "interval": 1, "vaccine_count_by_age": 2, "vaccine_count_by_date": 2}
 
 
@@ -143,6 +176,7 @@ class _Target:
         "offered_always",
         "preferable",
         "priority",
+        "quick",
         "rule_id",
         "season_start",
         "skips",
@@ -172,6 +206,11 @@ class _Target:
         self.offered_always: tuple[str, ...] = ()
         # Whether every interval has CDSi interval priority (FORECASTPRIORITY-1).
         self.priority = False
+        # For run()'s shortcut to a valid dose, when the target has an age rule and no
+        # dated rules or inadvertent vaccines: (absolute minimum age, minimum age, maximum
+        # age, intervals as (absolute minimum as days, absolute minimum, minimum as days,
+        # minimum, target dose number or 0), vaccines accepted at any age, rule id).
+        self.quick: _Quick | None = None
 
 
 class AntigenPlan:
@@ -237,6 +276,10 @@ class Compiled:
             empty): such a schedule forecasts without the general engine at all.
         antigens_of: The vaccine map: per vaccine code, ``(antigen, begin, end)`` with
             the association's age window as age-table positions (``0, 0``: no window).
+        routes: When ``order`` is set, the vaccine map with positions in ``order``.
+        groups: When ``order`` is set, per vaccine group in schedule order: its name,
+            antigens, "administer full vaccine group" flag and antigen positions.
+        group_codes: Per vaccine group, the vaccine codes of any of its antigens.
         durations: The age durations the plans use; position ``i + 2`` in an age table.
     """
 
@@ -244,9 +287,28 @@ class Compiled:
         self.plans: dict[str, AntigenPlan] = {}
         self.antigens_of: dict[str, tuple[tuple[str, int, int], ...]] = {}
         self.order: tuple[tuple[str, AntigenPlan], ...] = ()
+        # When ``order`` is set: the vaccine map by position in ``order``, and per vaccine
+        # group (name, antigens, administer full group, positions of its antigens).
+        self.routes: dict[str, tuple[tuple[int, int, int], ...]] = {}
+        self.groups: tuple[tuple[str, tuple[str, ...], bool, tuple[int, ...]], ...] = ()
+        self.group_codes: dict[str, frozenset[str]] = {}
         self.durations: list[Duration] = []
         self._slots: dict[int, int] = {}
         self._tables: dict[dt.date, list[dt.date]] = {}
+        self._shifts: dict[int, _Shift] = {}
+        # For ages(): the month counts of the durations, and per duration (index of its
+        # month count in ``(0, *counts)``, its days as a timedelta or None).
+        self._counts: tuple[int, ...] = ()
+        self._layout: tuple[tuple[int, dt.timedelta | None], ...] = ()
+
+    def shift(self, duration: Duration | None) -> _Shift | None:
+        """The memoized shift of a duration (one per duration object; None when unset)."""
+        if duration is None:
+            return None
+        found = self._shifts.get(id(duration))
+        if found is None:
+            found = self._shifts[id(duration)] = _Shift(duration)
+        return found
 
     def slot(self, duration: Duration | None, default: int) -> int:
         """The age-table position of an age (``default`` when it is unset)."""
@@ -264,21 +326,30 @@ class Compiled:
         if table is None:
             if len(self._tables) >= _DOB_LIMIT:
                 self._tables.clear()
-            table = [MIN_DATE, MAX_DATE]
+            if len(self._layout) != len(self.durations):
+                self._plan_layout()
             # Durations share few month counts: the calendar step (CALCDT-1, -2, -5) once
             # per count, then the days (CALCDT-3, -4).
-            shifted: dict[int, dt.date] = {0: dob}
-            for d in self.durations:
-                base = shifted.get(d.total_months)
-                if base is None:
-                    base = shifted[d.total_months] = add(dob, _months(d.total_months))
-                table.append(base + d.delta if d.days else base)
+            bases = [dob, *add_months(dob, self._counts)]
+            table = [MIN_DATE, MAX_DATE]
+            table += [bases[i] + delta if delta else bases[i] for i, delta in self._layout]
             self._tables[dob] = table
         return table
 
+    def _plan_layout(self) -> None:
+        counts = sorted({d.total_months for d in self.durations} - {0})
+        where = {months: i + 1 for i, months in enumerate(counts)}
+        where[0] = 0
+        self._counts = tuple(counts)
+        self._layout = tuple(
+            (where[d.total_months], d.delta if d.days else None) for d in self.durations
+        )
+
     def clear(self) -> None:
-        """Forget the age tables (benchmarks use it to measure a cold start)."""
+        """Forget the age tables and shifted dates (benchmarks measure a cold start)."""
         self._tables.clear()
+        for found in self._shifts.values():
+            found.clear()
 
 
 def compile_schedule(schedule: Schedule) -> Compiled:
@@ -297,6 +368,19 @@ def compile_schedule(schedule: Schedule) -> Compiled:
             compiled.plans[antigen.name] = plan
     if len(compiled.plans) == len(schedule.antigens):
         compiled.order = tuple((a.name, compiled.plans[a.name]) for a in schedule.antigens)
+        where = {name: i for i, (name, _) in enumerate(compiled.order)}
+        compiled.groups = tuple(
+            (g.name, g.antigens, g.administer_full, tuple(where[a] for a in g.antigens))
+            for g in schedule.vaccine_groups
+        )
+    # Per vaccine group, the vaccine codes associated with any of its antigens.
+    associations = schedule.index().associations
+    for g in schedule.vaccine_groups:
+        compiled.group_codes[g.name] = frozenset(
+            code
+            for code, found in associations.items()
+            if any(a.antigen in g.antigens for a in found)
+        )
     # The vaccine map, with its age windows read from the same table (0: no window).
     for vaccine, found in schedule.index().associations.items():
         compiled.antigens_of[vaccine] = tuple(
@@ -305,6 +389,12 @@ def compile_schedule(schedule: Schedule) -> Compiled:
             else (a.antigen, compiled.slot(a.begin_age, _LOW), compiled.slot(a.end_age, _HIGH))
             for a in found
         )
+    if compiled.order:
+        where = {name: i for i, (name, _) in enumerate(compiled.order)}
+        compiled.routes = {
+            vaccine: tuple((where[name], begin, end) for name, begin, end in found)
+            for vaccine, found in compiled.antigens_of.items()
+        }
     return compiled
 
 
@@ -372,7 +462,7 @@ def _compile_antigen(
             for a in t.ages
         )
         ct.age = rules[0] if rules else None
-        ct.intervals = tuple(_interval(iv) for iv in t.intervals)
+        ct.intervals = tuple(_interval(compiled, iv) for iv in t.intervals)
         dated = [(a.effective, a.cessation) for a in t.ages]
         dated += [(iv.effective, iv.cessation) for iv in t.intervals]
         ct.epochs = tuple(sorted({d for pair in dated for d in pair if d is not None}))
@@ -410,7 +500,7 @@ def _compile_antigen(
                                 _KINDS[c.kind],
                                 slot(c.begin_age, _LOW),
                                 slot(c.end_age, _HIGH),
-                                c.interval,
+                                compiled.shift(c.interval),
                                 c.start_date or MIN_DATE,
                                 c.end_date or MAX_DATE,
                                 frozenset(c.vaccines),
@@ -436,6 +526,16 @@ def _compile_antigen(
             ct.offered_always = tuple(dict.fromkeys(v for v, _, _ in ct.offered))
             ct.offered = ()
         ct.priority = bool(t.intervals) and all(iv.priority for iv in t.intervals)
+        if ct.age is not None and not ct.epochs and not ct.inadvertent:
+            a_abs, a_min, a_max, _, _, _ = ct.age
+            ct.quick = (
+                a_abs,
+                a_min,
+                a_max,
+                tuple((iv[0], iv[1], iv[2], iv[3], iv[9]) for iv in ct.intervals),
+                ct.any_age,
+                ct.rule_id,
+            )
         targets.append(ct)
         by_previous = idx.forecast_conflicts.get(id(t), {})
         forecast_conflicts.append(
@@ -461,17 +561,18 @@ def _compile_antigen(
     )
 
 
-def _interval(iv: Interval) -> _Iv:
+def _interval(compiled: Compiled, iv: Interval) -> _Iv:
     target = (iv.target_dose or 1) if iv.reference == "target_dose" else 0
+    shift = compiled.shift
     return (
         _days(iv.abs_min),
-        iv.abs_min,
+        shift(iv.abs_min),
         _days(iv.min),
-        iv.min,
+        shift(iv.min),
         _days(iv.earliest_rec),
-        iv.earliest_rec,
+        shift(iv.earliest_rec),
         _days(iv.latest_rec),
-        iv.latest_rec,
+        shift(iv.latest_rec),
         iv.rule_id,
         target,
     )
@@ -497,15 +598,6 @@ def _rules(
 
 _NOTHING: Outcome = ((), None, [])
 
-
-def _months(count: int) -> Duration:
-    found = _MONTHS.get(count)
-    if found is None:
-        found = _MONTHS[count] = Duration(0, count, 0, f"{count} months")
-    return found
-
-
-_MONTHS: dict[int, Duration] = {}
 
 # --- running a plan -----------------------------------------------------------------------
 
@@ -563,7 +655,7 @@ def _condition(
         return ages[begin] <= ref < ages[end]
     if kind == 1:
         # Table 6-8 with CALCDTSKIP-5: interval from the immediately previous dose.
-        return k > 0 and interval is not None and ref >= add(recs[k - 1][0], interval)
+        return k > 0 and interval is not None and ref >= interval[recs[k - 1][0]]
     # CONDSKIP-1: count doses of the listed vaccine types within the age and date windows.
     low = ages[begin]
     high = ages[end]
@@ -646,10 +738,39 @@ def run(
             )
             continue
         target = targets[t]
+        quick = target.quick
+        ev: Evaluation | None = None
+        if (
+            quick is not None
+            and not track
+            and date != last_valid
+            and vaccine in quick[4]
+            and not dose.condition
+        ):
+            # The common case first: a dose that passes every check of the general path
+            # below is valid at once; any failed check goes on to the general path.
+            q_abs, q_min, q_max, q_intervals, _, q_rule = quick
+            if date >= ages[q_abs] and (q_max is None or date < ages[q_max]):
+                grace = q_min is not None and date < ages[q_min]
+                for abs_td, abs_min, min_td, min_iv, ref_target in q_intervals:
+                    ref = sat_at[ref_target - 1] if ref_target else last_ref
+                    if ref is None:
+                        continue
+                    if abs_min is not None and date < (
+                        ref + abs_td if abs_td is not None else abs_min[ref]
+                    ):
+                        break
+                    if min_iv is not None and date < (
+                        ref + min_td if min_td is not None else min_iv[ref]
+                    ):
+                        grace = True
+                else:
+                    ev = (pos, "valid", "grace_period" if grace else None, q_rule, t + 1, ())
         num = t + 1
         rule_id = target.rule_id
-        ev: Evaluation | None = None
-        if dose.condition:  # §6.1
+        if ev is not None:
+            pass  # decided by the shortcut
+        elif dose.condition:  # §6.1
             ev = (pos, "sub_standard", "dose_condition", rule_id, num, ())
         elif vaccine in target.inadvertent:  # §6.3; not a "previous dose" (CALCDTINT-1)
             status_of[id(dose)] = "not_valid"
@@ -699,7 +820,7 @@ def run(
                     if ref is None:
                         continue
                     if abs_min is not None and date < (
-                        ref + abs_td if abs_td is not None else add(ref, abs_min)
+                        ref + abs_td if abs_td is not None else abs_min[ref]
                     ):
                         if reasons is None:
                             reasons = []
@@ -707,7 +828,7 @@ def run(
                         reasons.append("interval_too_soon")
                         break
                     if min_iv is not None and date < (
-                        ref + min_td if min_td is not None else add(ref, min_iv)
+                        ref + min_td if min_td is not None else min_iv[ref]
                     ):
                         grace = True
                 # §6.7: live-virus conflicts with earlier doses of any antigen.
@@ -857,14 +978,14 @@ def run(
             if ref is None:
                 continue
             if min_iv is not None:
-                when = ref + min_td if min_td is not None else add(ref, min_iv)
+                when = ref + min_td if min_td is not None else min_iv[ref]
                 if earliest is None or when > earliest:
                     earliest, reason, decided = when, "min_interval", iv_rule
             if rec_iv is not None:
-                when = ref + rec_td if rec_td is not None else add(ref, rec_iv)
+                when = ref + rec_td if rec_td is not None else rec_iv[ref]
                 rec_ints = when if rec_ints is None or when > rec_ints else rec_ints
             if late_iv is not None:
-                when = ref + late_td if late_td is not None else add(ref, late_iv)
+                when = ref + late_td if late_td is not None else late_iv[ref]
                 late_ints = when if late_ints is None or when > late_ints else late_ints
         # CALCDTCONFLICT-3: a live vaccine given earlier delays a conflicting next dose.
         delays = plan.forecast_conflicts[t]

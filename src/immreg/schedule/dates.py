@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 
 import attrs
 
 from immreg.errors import ValidationError
 
-__all__ = ["Duration", "add", "parse_date", "parse_duration"]
+__all__ = ["Duration", "add", "add_months", "parse_date", "parse_duration"]
 
 _TERM = re.compile(r"\s*([+-])?\s*(\d+)\s*(years?|months?|weeks?|days?)\s*", re.IGNORECASE)
 
@@ -156,6 +157,29 @@ def add(when: dt.date, duration: Duration) -> dt.date:
             when = dt.date(year, month0 + 1, day)
     # CALCDT-3/4: weeks and days are added (or subtracted) last, as a total of days.
     return when + duration.delta if duration.days else when
+
+
+def add_months(when: dt.date, counts: Iterable[int]) -> list[dt.date]:
+    """Add each of several month counts to one date (CALCDT-1, -2, -5), in one pass.
+
+    ``add_months(d, [m])[0] == add(d, Duration(months=m))``; an age table needs a birth
+    date shifted by every month count of a schedule, and this does them together.
+
+    Example:
+        >>> add_months(dt.date(2000, 3, 31), [1, 6, 11])
+        [datetime.date(2000, 5, 1), datetime.date(2000, 10, 1), datetime.date(2001, 3, 1)]
+    """
+    base = when.year * 12 + when.month - 1
+    day = when.day
+    out = []
+    for months in counts:
+        year, month0 = divmod(base + months, 12)
+        if day > 28 and day > _month_days(year, month0 + 1):
+            # CALCDT-5: a date that does not exist moves to the first of the next month.
+            out.append(dt.date(year + 1, 1, 1) if month0 == 11 else dt.date(year, month0 + 2, 1))
+        else:
+            out.append(dt.date(year, month0 + 1, day))
+    return out
 
 
 def _month_days(year: int, month: int) -> int:
