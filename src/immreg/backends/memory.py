@@ -19,6 +19,7 @@ from typing import Generic, Self, TypeVar
 
 import attrs
 
+from immreg.backends.memory_maternal import MemoryMaternalRepository
 from immreg.backends.memory_messaging import (
     MemoryDueSummaryRepository,
     MemoryOutboxRepository,
@@ -30,7 +31,6 @@ from immreg.backends.memory_registry import (
     MemoryMergeRepository,
     MemoryPregnancyRepository,
 )
-from immreg.backends.memory_maternal import MemoryMaternalRepository
 from immreg.backends.memory_reports import MemoryReportRepository
 from immreg.backends.memory_stock import MemoryStockLedger, StockStore
 from immreg.errors import ConflictError, NotFoundError, ScopeError, ValidationError
