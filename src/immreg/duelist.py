@@ -21,6 +21,7 @@ import datetime as dt
 import enum
 import hashlib
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
@@ -249,6 +250,8 @@ def build_due_list(
     by_group: dict[str, list[DueEntry]] = {}
     needs: dict[str, set[str]] = {}
     chosen: dict[tuple[str, ...], str | None] = {}  # the product for each vaccine list
+    late: list[DueEntry] = []
+    due, overdue_, defaulter = DueStatus.DUE, DueStatus.OVERDUE, DueStatus.DEFAULTER
     for row in rows:
         s = row.summary
         if s.earliest > session_date or s.recommended > window_end:
@@ -256,14 +259,15 @@ def build_due_list(
         if s.latest is not None and s.latest < session_date:
             continue
         overdue = 0
-        status = DueStatus.DUE
+        status = due
         if s.past_due is not None and s.past_due <= session_date:
             overdue = (session_date - s.past_due).days
-            status = DueStatus.DEFAULTER if overdue >= defaulter_days else DueStatus.OVERDUE
-        if s.vaccines in chosen:
-            product = chosen[s.vaccines]
+            status = defaulter if overdue >= defaulter_days else overdue_
+        vaccines = s.vaccines
+        if vaccines in chosen:
+            product = chosen[vaccines]
         else:
-            product = chosen[s.vaccines] = next((v for v in s.vaccines if v in products), None)
+            product = chosen[vaccines] = next((v for v in vaccines if v in products), None)
         entry = DueEntry(
             s.subject_id,
             row.name,
@@ -276,25 +280,30 @@ def build_due_list(
             status,
             product,
         )
-        by_group.setdefault(s.vaccine_group, []).append(entry)
+        if s.vaccine_group in by_group:
+            by_group[s.vaccine_group].append(entry)
+        else:
+            by_group[s.vaccine_group] = [entry]
+        if status is defaulter:
+            late.append(entry)
         if product is not None:
             # One pentavalent dose serves three groups: count the person once per product.
-            needs.setdefault(product, set()).add(s.subject_id)
+            if product in needs:
+                needs[product].add(s.subject_id)
+            else:
+                needs[product] = {s.subject_id}
+    by_name = operator.attrgetter("name", "subject_id")
     groups = tuple(
-        DueGroup(g, tuple(sorted(es, key=lambda e: (e.name, e.subject_id))))
-        for g, es in sorted(by_group.items())
+        DueGroup(g, tuple(sorted(es, key=by_name))) for g, es in sorted(by_group.items())
     )
     demand = tuple(
         ProductDemand(code, len(people), math.ceil(len(people) / products[code].doses_per_vial))
         for code, people in sorted(needs.items())
     )
     defaulters = tuple(
-        sorted(
-            (e for g in groups for e in g.entries if e.status is DueStatus.DEFAULTER),
-            key=lambda e: (-e.days_overdue, e.subject_id, e.vaccine_group),
-        )
+        sorted(late, key=lambda e: (-e.days_overdue, e.subject_id, e.vaccine_group))
     )
-    people = len({e.subject_id for g in groups for e in g.entries})
+    people = len({e.subject_id for es in by_group.values() for e in es})
     return DueList(org_unit_id, session_date, window_end, groups, demand, defaulters, people)
 
 

@@ -265,6 +265,7 @@ def plan_reminders_in_batches(
     policy: ReminderPolicy | None = None,
     session_date: dt.date | None = None,
     units_per_batch: int = 20,
+    scope: str | None = None,
 ) -> PlanReport:
     """:func:`plan_reminders` for a large subtree (a province, a country), one transaction
     per window of ``units_per_batch`` org units of the subtree.
@@ -272,7 +273,8 @@ def plan_reminders_in_batches(
     Each window reads its residents' summaries in one query, plans them, writes its
     messages in bulk and commits; a run stopped midway and started again plans only what
     the first did not (idempotency keys), so nothing is planned twice. Messages name the
-    org unit they were planned from (``org_unit_id``'s name) as the place.
+    org unit they were planned from (``org_unit_id``'s name) as the place. ``scope``
+    limits every unit of work to an org-unit subtree (see ``Backend.unit_of_work``).
 
     Raises:
         NotFoundError: No such org unit.
@@ -280,7 +282,7 @@ def plan_reminders_in_batches(
     """
     if not isinstance(units_per_batch, int) or units_per_batch < 1:
         raise ValidationError("units_per_batch", "must be a whole number, 1 or more")
-    with backend.unit_of_work() as uow:
+    with backend.unit_of_work(scope=scope) as uow:
         place = uow.org_units.get(org_unit_id).name
         units = _units(uow, org_unit_id, as_of)
     planner = ReminderPlanner(
@@ -288,7 +290,7 @@ def plan_reminders_in_batches(
     )
     people = planned = already = 0
     for i in range(0, len(units), units_per_batch):
-        with backend.unit_of_work() as uow:
+        with backend.unit_of_work(scope=scope) as uow:
             report = _plan_units(uow, units[i : i + units_per_batch], planner)
             uow.commit()
         people += report.people

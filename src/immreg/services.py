@@ -757,20 +757,19 @@ class Registry:
         policy: ReminderPolicy | None = None,
         session_date: dt.date | None = None,
     ) -> PlanReport:
-        """Plan today's reminders into the outbox (see :func:`immreg.outreach.plan_reminders`)."""
-        from immreg.outreach import plan_reminders
+        """Plan today's reminders into the outbox, one transaction per window of org units
+        (see :func:`immreg.outreach.plan_reminders_in_batches`)."""
+        from immreg.outreach import plan_reminders_in_batches
 
-        with self._uow() as uow:
-            report = plan_reminders(
-                uow,
-                org_unit_id,
-                as_of=self.clock.today(),
-                at=self.clock.now(),
-                policy=policy,
-                session_date=session_date,
-            )
-            uow.commit()
-        return report
+        return plan_reminders_in_batches(
+            self.backend,
+            org_unit_id,
+            as_of=self.clock.today(),
+            at=self.clock.now(),
+            policy=policy,
+            session_date=session_date,
+            scope=self.scope,
+        )
 
     def dispatch_reminders(
         self,
