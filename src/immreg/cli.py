@@ -12,9 +12,10 @@ This is the only module that reads ``argv`` and environment variables. Commands:
   reminders through the outbox (see :mod:`immreg.cli_messaging`).
 * ``immreg stock scan|on-hand|report|recall``: GS1 scans, stock on hand, the monthly stock
   report and lot recalls (see :mod:`immreg.cli_stock`).
-* ``immreg report coverage|dropout|summary|maternal|stock URL``: indicator reports by level,
-  org unit, period and cohort, tetanus protection in pregnancy and at birth, vaccine usage and
-  wastage; ``--chart`` draws coverage by age and dropout by unit (see :mod:`immreg.cli_reports`).
+* ``immreg report coverage|dropout|summary|timeliness|maternal|stock URL``: indicator
+  reports by level, org unit, period and cohort, tetanus protection in pregnancy and at
+  birth, vaccine usage and wastage; ``--chart`` draws coverage by age and dropout by unit
+  (see :mod:`immreg.cli_reports`).
 * ``immreg simulate --births N --out DIR``: a synthetic birth cohort through a schedule,
   scenarios side by side as CSV, Parquet and PNG (see :mod:`immreg.simulate.cli`).
 
@@ -126,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from immreg.cli_reports import add_report_commands
 
-    add_report_commands(sub)  # report coverage|dropout|summary|maternal|stock
+    add_report_commands(sub)  # report coverage|dropout|summary|timeliness|maternal|stock
 
     from immreg.simulate.cli import add_simulate_command
 
