@@ -307,6 +307,18 @@ def _counts(backend: Backend) -> tuple[int, int]:
         return uow.subjects.count(), uow.doses.count()
 
 
+def _registration(change: dict[str, Any]) -> dict[str, Any]:
+    """The registration form of subject ``s2`` (a boy born 2024-02-29) with ``change``."""
+    return {
+        "id": "s2",
+        "family_name": "Lê",
+        "given_name": "Văn Tám",
+        "birth_date": "2024-02-29",
+        "sex": "M",
+        **change,
+    }
+
+
 # --- units of work --------------------------------------------------------------------------
 
 
@@ -1491,16 +1503,8 @@ class ServicesContract(ContractBase):
     ) -> None:
         reg = self._setup_registry(backend)
         before = _counts(backend)
-        data = {
-            "id": "s2",
-            "family_name": "Lê",
-            "given_name": "Văn Tám",
-            "birth_date": "2024-02-29",
-            "sex": "M",
-            **change,
-        }
         with pytest.raises(ValidationError) as info:
-            reg.register_subject(structure(data, Subject))
+            reg.register_subject(structure(_registration(change), Subject))
         assert field in _fields(info.value)
         self._nothing_written(backend, before)
         assert reg.audit_trail("subject", "s2") == []
@@ -1530,16 +1534,8 @@ class ServicesContract(ContractBase):
     ) -> None:
         self._setup_registry(backend)
         before = _counts(backend)
-        data = {
-            "id": "s2",
-            "family_name": "Lê",
-            "given_name": "Văn Tám",
-            "birth_date": "2024-02-29",
-            "sex": "M",
-            **change,
-        }
         with pytest.raises(ValidationError) as info:
-            structure(data, Subject)
+            structure(_registration(change), Subject)
         assert field in _fields(info.value)
         self._nothing_written(backend, before)
 
