@@ -16,7 +16,7 @@ import attrs
 from immreg.errors import ConflictError, StockError
 from immreg.stock.model import Balance, EventKind, KindTotal, StockEvent, SupplyProfile
 
-__all__ = ["MemoryStockLedger", "StockStore"]
+__all__ = ["MemoryStockLedger", "StockStore", "totals_order"]
 
 _Key = tuple[str, str, str]
 
@@ -44,6 +44,19 @@ class StockStore:
 
 def _key(e: StockEvent) -> _Key:
     return (e.facility_id, e.product_code, e.lot_number)
+
+
+def totals_order(total: KindTotal) -> tuple[str, str, str, str]:
+    """The sort key of ``totals``: facility, product, kind, then reason (none first).
+
+    Every backend returns :meth:`~immreg.ports.StockLedgerRepository.totals` in this order.
+    """
+    return (
+        total.facility_id,
+        total.product_code,
+        total.kind.value,
+        "" if total.reason is None else total.reason.value,
+    )
 
 
 class MemoryStockLedger:
@@ -182,14 +195,7 @@ class MemoryStockLedger:
             acc[0] += e.quantity
             acc[1] += 1
         out = [KindTotal(f, p, k, r, q, n) for (f, p, k, r), (q, n) in sums.items()]  # type: ignore[arg-type]
-        out.sort(
-            key=lambda t: (
-                t.facility_id,
-                t.product_code,
-                t.kind.value,
-                "" if t.reason is None else t.reason.value,
-            )
-        )
+        out.sort(key=totals_order)
         return out
 
     def put_profile(self, profile: SupplyProfile) -> None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from immreg.backends.memory_stock import totals_order
 from immreg.backends.sqlalchemy.stock_tables import stock_balances, stock_events, stock_profiles
 from immreg.errors import ConflictError, StockError
 from immreg.stock.model import (
@@ -279,14 +280,7 @@ class SqlAlchemyStockLedger:
                 f, p, k, r, q, n = tuple(row)
                 reason = None if r is None else WastageReason(r)
                 out.append(KindTotal(f, p, EventKind(k), reason, int(q), int(n)))
-        out.sort(
-            key=lambda t: (
-                t.facility_id,
-                t.product_code,
-                t.kind.value,
-                "" if t.reason is None else t.reason.value,
-            )
-        )
+        out.sort(key=totals_order)
         return out
 
     def put_profile(self, profile: SupplyProfile) -> None:
