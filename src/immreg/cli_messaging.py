@@ -4,8 +4,13 @@
   [--schedule SPEC --refresh]``: a session's due list, grouped by vaccine group, with the
   demand per product and the defaulters. ``--refresh`` first recomputes the residents' due
   summaries with the schedule (for a database filled without one).
+* ``immreg reminders refresh --db URL --org-unit ID [--schedule SPEC]``: recompute the due
+  summaries of the org unit's residents, 500 people a transaction (after a schedule change,
+  or for people stored before the registry had a schedule; bulk loads given a schedule and
+  every dose recorded keep them current on their own).
 * ``immreg reminders plan --db URL --org-unit ID [--session-date D] [--language vi|en]
-  [--diacritics auto|keep|strip]``: plan today's reminders into the outbox.
+  [--diacritics auto|keep|strip]``: plan today's reminders into the outbox, one transaction
+  per 20 org units of the subtree.
 * ``immreg reminders dispatch --db URL [--gateway console|http] [--endpoint URL]
   [--token-env VAR] [--limit N]``: send what is due; the HTTP gateway's token is read from
   the environment variable named by ``--token-env`` (``IMMREG_SMS_TOKEN`` by default).
@@ -81,6 +86,18 @@ def _cmd_due_list(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _cmd_refresh(args: argparse.Namespace, out: TextIO) -> int:
+    reg = _registry(args, schedule=args.schedule)
+    try:
+        ids = [s.id for s in reg.subjects_in(args.org_unit)]
+        for i in range(0, len(ids), 500):
+            reg.refresh_due(ids[i : i + 500])
+    finally:
+        reg.backend.close()
+    print(f"due summaries refreshed for {len(ids)} people", file=out)
+    return 0
+
+
 def _cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
     from immreg.duelist import ReminderPolicy
 
@@ -148,6 +165,11 @@ def add_messaging_commands(sub: Any) -> None:
 
     reminders = sub.add_parser("reminders", help="plan and send SMS reminders")
     rsub = reminders.add_subparsers(dest="reminders_command", required=True)
+    refresh = rsub.add_parser("refresh", help="recompute the residents' due summaries")
+    _common(refresh)
+    refresh.add_argument("--org-unit", required=True, help="org unit whose residents to refresh")
+    refresh.add_argument("--schedule", default="vn-epi", help="the schedule to forecast with")
+    refresh.set_defaults(func=_cmd_refresh)
     plan = rsub.add_parser("plan", help="plan today's reminders into the outbox")
     _common(plan)
     plan.add_argument("--org-unit", required=True, help="facility or commune id")

@@ -39,6 +39,10 @@ def test_due_list_then_reminders(db: str, capsys: pytest.CaptureFixture[str]) ->
     assert "PENTA-COMBE5" in out
     assert main(["reminders", "plan", *base, "--org-unit", "C1"]) == 0
     assert capsys.readouterr().out == "1 reminders planned for 2 people (0 already planned)\n"
+    assert main(["reminders", "refresh", *base, "--org-unit", "VN"]) == 0
+    assert capsys.readouterr().out == "due summaries refreshed for 2 people\n"
+    assert main(["reminders", "plan", *base, "--org-unit", "VN"]) == 0
+    assert capsys.readouterr().out == "0 reminders planned for 2 people (1 already planned)\n"
     late = ["--db", db, "--at", "2026-05-04T21:30"]
     assert main(["reminders", "dispatch", *late]) == 0
     assert "quiet hours: nothing sent" in capsys.readouterr().out
