@@ -10,9 +10,17 @@ than COPY from Python) into a schema of its own that is dropped afterwards. The 
 grows in steps (``children`` per step) and both reports are timed after each step, so that
 the records show how report time grows with the number of doses.
 
+The rows go in by SQL, outside any unit of work, as a bulk load's do: the database's
+triggers mark the children dirty, and after each step
+:func:`~immreg.backends.sqlalchemy.report_counters.refresh_report_counters` applies them to
+the leaf counters (timed on its own). The reports then read the counters; the exact query
+over the doses is timed too for the province (``province_by_commune_exact_s``), and for the
+nation at the first step only (it takes tens of seconds).
+
 Records: ``national_by_province_s`` (target 2 s at 20M doses), ``province_by_commune_s``
-(target 0.5 s), with ``doses`` and ``children`` beside each value; ``load_rows_per_s``.
-``IMMREG_BENCH_REPORTS_CHILDREN`` (e.g. ``170000,850000``) sets the steps of the full run.
+(target 0.5 s), with ``doses``, ``children`` and ``counter_rows`` beside each value;
+``load_rows_per_s``; ``refresh_children_per_s``. ``IMMREG_BENCH_REPORTS_CHILDREN`` (e.g.
+``170000,850000``) sets the steps of the full run.
 """
 
 from __future__ import annotations
@@ -29,8 +37,10 @@ import sqlalchemy as sa
 
 from _util import median, postgres_url, record
 from immreg.backends import open_backend
-from immreg.indicators import ReportSpec
+from immreg.backends.sqlalchemy.report_counters import refresh_report_counters
+from immreg.indicators import ReportSpec, Tally
 from immreg.model import OrgLevel, OrgUnit, ParentLink
+from immreg.orgunits import OrgTree
 from immreg.reports import build_report
 from immreg.schedule.catalogue import PRODUCTS
 
@@ -128,27 +138,40 @@ def _load(conn: sa.Connection, first: int, last: int, communes: int) -> int:
     return 2 * (last - first + 1) + int(res.rowcount)
 
 
-def _time_reports(backend: Any, runs: int) -> tuple[float, float, int]:
-    spec = ReportSpec(
-        as_of=dt.date(2025, 12, 31),
-        birth_from=dt.date(2024, 1, 1),
-        birth_until=dt.date(2025, 1, 1),
-    )
+_SPEC = ReportSpec(
+    as_of=dt.date(2025, 12, 31),
+    birth_from=dt.date(2024, 1, 1),
+    birth_until=dt.date(2025, 1, 1),
+)
+
+
+def _time_reports(backend: Any, runs: int) -> tuple[float, float, Any]:
     national, province = [], []
-    cohort = 0
+    rep = None
     for _ in range(runs):
         started = time.perf_counter()
         with backend.unit_of_work() as uow:
-            rep = build_report(uow, spec, level=OrgLevel.PROVINCE)
+            rep = build_report(uow, _SPEC, level=OrgLevel.PROVINCE)
         national.append(time.perf_counter() - started)
-        cohort = rep.total.tally["cohort"]
         started = time.perf_counter()
         with backend.unit_of_work() as uow:
-            sub = build_report(uow, spec, level=OrgLevel.COMMUNE, within="P07")
+            sub = build_report(uow, _SPEC, level=OrgLevel.COMMUNE, within="P07")
         province.append(time.perf_counter() - started)
         assert sub.rows
         assert sub.total.tally["cohort"] > 0
-    return median(national), median(province), cohort
+    return median(national), median(province), rep
+
+
+def _exact(backend: Any, units: set[str] | None) -> tuple[float, dict[str, Any]]:
+    """Leaf tallies by the exact query over the doses (seconds, tallies)."""
+    started = time.perf_counter()
+    with backend.unit_of_work() as uow:
+        leaves = uow.reports.exact_leaf_tallies(_SPEC, units=units)
+    return time.perf_counter() - started, leaves
+
+
+def _nonzero(leaves: dict[str, Any]) -> dict[str, Any]:
+    return {u: t for u, t in leaves.items() if t != Tally.empty()}
 
 
 def run(quick: bool) -> Iterator[dict[str, Any]]:
@@ -172,26 +195,61 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
                 uow.catalogue.add_product(p)
             uow.commit()
         engine = backend.engine  # type: ignore[attr-defined]
+        tree = OrgTree(_tree(63, communes))
+        p07 = tree.subtree("P07", on=_SPEC.as_of)
         done = 0
-        for children in steps:
+        for step, children in enumerate(steps):
             started = time.perf_counter()
             with engine.begin() as conn:
                 rows = _load(conn, done + 1, children, communes)
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(sa.text("analyze subjects, residences, doses"))
             loaded = time.perf_counter() - started
+            started = time.perf_counter()
+            applied = refresh_report_counters(backend)
+            refreshed = time.perf_counter() - started
             done = children
             with engine.connect() as conn:
                 doses = int(conn.execute(sa.text("select count(*) from doses")).scalar_one())
-            national, province, cohort = _time_reports(backend, runs)
-            extra = {"children": done, "doses": doses, "communes": communes, "cohort": cohort}
+                counter_rows = int(
+                    conn.execute(sa.text("select count(*) from report_counters")).scalar_one()
+                )
+            national, province, rep = _time_reports(backend, runs)
+            extra = {
+                "children": done,
+                "doses": doses,
+                "communes": communes,
+                "cohort": rep.total.tally["cohort"],
+                "counter_rows": counter_rows,
+            }
             yield record("reports", "load_rows_per_s", rows / loaded, "rows/s", n=rows, **extra)
+            yield record(
+                "reports",
+                "refresh_children_per_s",
+                applied / refreshed,
+                "children/s",
+                n=applied,
+                seconds=round(refreshed, 1),
+                **extra,
+            )
             yield record(
                 "reports", "national_by_province_s", national, "s", target=2.0, n=runs, **extra
             )
             yield record(
                 "reports", "province_by_commune_s", province, "s", target=0.5, n=runs, **extra
             )
+            # The exact query, for comparison and as a check: the same tallies.
+            seconds, exact = _exact(backend, p07)
+            with backend.unit_of_work() as uow:
+                counted = uow.reports.leaf_tallies(_SPEC, units=p07)
+            assert _nonzero(counted) == _nonzero(exact)
+            yield record("reports", "province_by_commune_exact_s", seconds, "s", n=1, **extra)
+            if step == 0:
+                seconds, exact = _exact(backend, None)
+                with backend.unit_of_work() as uow:
+                    counted = uow.reports.leaf_tallies(_SPEC)
+                assert _nonzero(counted) == _nonzero(exact)
+                yield record("reports", "national_leaves_exact_s", seconds, "s", n=1, **extra)
         backend.close()
     finally:
         _drop(base, schema)

@@ -66,6 +66,7 @@ __all__ = [
     "COUNTED",
     "ChildState",
     "answers",
+    "antigen_indices",
     "apply_children",
     "child_state",
     "compact_report_counters",
@@ -109,6 +110,16 @@ _CHUNK = 5000
 _FLUSH_LIMIT = 10_000
 
 Run = Callable[..., Any]
+
+
+def _among(uow: SqlAlchemyUnitOfWork, column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    """``column`` is one of the ``ids`` parameter's values: one array parameter on
+    PostgreSQL (thousands of placeholders cost more to send than the query to run)."""
+    if uow.dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return column == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(sa.String)))
+    return column.in_(sa.bindparam("ids", expanding=True))
 
 
 def _month(day: dt.date) -> int:
@@ -159,11 +170,36 @@ class ChildState:
         )
 
 
-def _mask(counts: Mapping[str, int]) -> int:
-    mask = 0
-    for key in COUNTED.child_counters(counts):
-        mask |= 1 << _COHORT_BIT[key]
+_ANTIGENS = tuple(a for a, _ in COUNTED.antigens)
+_CAPS = tuple(n for _, n in COUNTED.antigens)
+# Administrative slot of the k-th dose of each antigen (by antigen index), None beyond.
+_ADMIN_SLOT = tuple(
+    (None, *(_ADMIN_BIT[(a, k)] for k in range(1, n + 1))) for a, n in COUNTED.antigens
+)
+# Cohort masks by capped dose counts (capping at the highest dose number counted keeps
+# every condition of child_counters), and the slots of each mask: both memoized.
+_MASKS: dict[tuple[int, ...], int] = {}
+_BITS: dict[int, tuple[int, ...]] = {}
+
+
+def _mask(counts: Sequence[int]) -> int:
+    # ``counts`` are capped at _CAPS by the caller.
+    key = tuple(counts)
+    mask = _MASKS.get(key)
+    if mask is None:
+        mask = 0
+        named = {a: c for a, c in zip(_ANTIGENS, key, strict=True) if c}
+        for counter in COUNTED.child_counters(named):
+            mask |= 1 << _COHORT_BIT[counter]
+        _MASKS[key] = mask
     return mask
+
+
+def _bits(mask: int) -> tuple[int, ...]:
+    bits = _BITS.get(mask)
+    if bits is None:
+        bits = _BITS[mask] = tuple(i for i in range(SLOTS) if mask >> i & 1)
+    return bits
 
 
 def child_state(
@@ -171,7 +207,7 @@ def child_state(
     deceased_on: dt.date | None,
     homes: Sequence[Residence],
     history: Iterable[tuple[dt.date, str, str, str]],
-    antigen_of: Mapping[str, Sequence[str]],
+    antigen_of: Mapping[str, Sequence[int]],
 ) -> ChildState:
     """A child's contribution, by the rules of :func:`immreg.indicators.leaf_tallies`.
 
@@ -180,18 +216,19 @@ def child_state(
         deceased_on: Day of death, if any.
         homes: Residences, in the order :class:`immreg.model.Subject` keeps them.
         history: Unvoided doses as ``(date, id, facility, product code)``.
-        antigen_of: Counted antigens of each product code.
+        antigen_of: Indices in :data:`COUNTED`'s antigens of each product code's antigens
+            (see :func:`antigen_indices`).
     """
     given = sorted(d for d in history if d[3] in antigen_of)
-    number: dict[str, int] = {}
+    number = [0] * len(_ANTIGENS)
     admin: dict[tuple[int, str], int] = {}
     for day, _, facility, code in given:
-        for antigen in antigen_of[code]:
-            number[antigen] = k = number.get(antigen, 0) + 1
-            bit = _ADMIN_BIT.get((antigen, k))
-            if bit is not None:
-                key = (_month(day), facility)
-                admin[key] = admin.get(key, 0) | (1 << bit)
+        for ai in antigen_of[code]:
+            number[ai] = k = number[ai] + 1
+            slots = _ADMIN_SLOT[ai]
+            if k < len(slots):
+                key = (day.year * 12 + day.month - 1, facility)
+                admin[key] = admin.get(key, 0) | (1 << slots[k])  # type: ignore[operator]
     changes = {d[0] for d in given}
     for r in homes:
         changes.add(r.start)
@@ -199,18 +236,19 @@ def child_state(
             changes.add(r.end)
     if deceased_on is not None:
         changes.add(deceased_on)
-    states: list[tuple[int, str | None, int]] = [(_EVER, UNASSIGNED, _mask({}))]
-    for month in sorted({_month(c) for c in changes}):
+    counts = [0] * len(_ANTIGENS)
+    states: list[tuple[int, str | None, int]] = [(_EVER, UNASSIGNED, _mask(counts))]
+    seen = 0
+    for month in sorted({c.year * 12 + c.month - 1 for c in changes}):
         end = _last_day(month)
+        while seen < len(given) and given[seen][0] <= end:
+            for ai in antigen_of[given[seen][3]]:
+                if counts[ai] < _CAPS[ai]:
+                    counts[ai] += 1
+            seen += 1
         if deceased_on is not None and deceased_on <= end:
             state: tuple[int, str | None, int] = (month, None, 0)
         else:
-            counts: dict[str, int] = {}
-            for day, _, _, code in given:
-                if day > end:
-                    break
-                for antigen in antigen_of[code]:
-                    counts[antigen] = counts.get(antigen, 0) + 1
             unit = next((r.org_unit_id for r in homes if r.covers(end)), UNASSIGNED)
             state = (month, unit, _mask(counts))
         if state[1:] != states[-1][1:]:
@@ -231,12 +269,8 @@ def _add_bits(out: dict[Key, list[int]], key: Key, mask: int, sign: int) -> None
     row = out.get(key)
     if row is None:
         row = out[key] = [0] * SLOTS
-    i = 0
-    while mask:
-        if mask & 1:
-            row[i] += sign
-        mask >>= 1
-        i += 1
+    for i in _bits(mask):
+        row[i] += sign
 
 
 def _contribute(state: ChildState, sign: int, out: dict[Key, list[int]]) -> None:
@@ -258,13 +292,14 @@ def _contribute(state: ChildState, sign: int, out: dict[Key, list[int]]) -> None
         _add_bits(out, ("A", facility, month, month), mask, sign)
 
 
-def _antigen_of(products: Iterable[VaccineProduct]) -> dict[str, list[str]]:
+def antigen_indices(products: Iterable[VaccineProduct]) -> dict[str, tuple[int, ...]]:
+    """Indices in :data:`COUNTED`'s antigens of each product's counted antigens."""
     codes = COUNTED.codes_by_antigen(products)
-    out: dict[str, list[str]] = {}
-    for antigen, _ in COUNTED.antigens:
+    out: dict[str, list[int]] = {}
+    for ai, antigen in enumerate(_ANTIGENS):
         for code in sorted(codes[antigen]):
-            out.setdefault(code, []).append(antigen)
-    return out
+            out.setdefault(code, []).append(ai)
+    return {code: tuple(ais) for code, ais in out.items()}
 
 
 def apply_children(uow: SqlAlchemyUnitOfWork, ids: Sequence[str]) -> int:
@@ -276,15 +311,16 @@ def apply_children(uow: SqlAlchemyUnitOfWork, ids: Sequence[str]) -> int:
     :class:`~immreg.errors.ConflictError` rather than counting it twice.
     """
     run = uow.run
-    antigen_of = _antigen_of(uow.catalogue.list_products())
-    written = 0
-    ids = sorted(set(ids))
+    antigen_of = antigen_indices(uow.catalogue.list_products())
+    ids = list(dict.fromkeys(ids))
+    # Summed over every child before writing: children of the same units share rows.
+    delta: dict[Key, list[int]] = {}
     for k in range(0, len(ids), _CHUNK):
         chunk = ids[k : k + _CHUNK]
         param = {"ids": chunk}
         stored: Any = run(
             sa.select(report_children.c.subject_id, report_children.c.state).where(
-                report_children.c.subject_id.in_(sa.bindparam("ids", expanding=True))
+                _among(uow, report_children.c.subject_id)
             ),
             param,
         )
@@ -293,7 +329,7 @@ def apply_children(uow: SqlAlchemyUnitOfWork, ids: Sequence[str]) -> int:
             r.id: r
             for r in run(
                 sa.select(subjects.c.id, subjects.c.birth_date, subjects.c.deceased_on).where(
-                    subjects.c.id.in_(sa.bindparam("ids", expanding=True))
+                    _among(uow, subjects.c.id)
                 ),
                 param,
             )
@@ -301,7 +337,7 @@ def apply_children(uow: SqlAlchemyUnitOfWork, ids: Sequence[str]) -> int:
         homes: dict[str, list[Residence]] = defaultdict(list)
         for r in run(
             sa.select(residences)
-            .where(residences.c.subject_id.in_(sa.bindparam("ids", expanding=True)))
+            .where(_among(uow, residences.c.subject_id))
             .order_by(residences.c.subject_id, residences.c.seq),
             param,
         ):
@@ -315,15 +351,14 @@ def apply_children(uow: SqlAlchemyUnitOfWork, ids: Sequence[str]) -> int:
                 doses.c.facility_id,
                 doses.c.product_code,
             ).where(
-                doses.c.subject_id.in_(sa.bindparam("ids", expanding=True)),
+                _among(uow, doses.c.subject_id),
                 doses.c.voided == sa.false(),
             ),
             param,
         ):
             given[r.subject_id].append((r.date, r.id, r.facility_id, r.product_code))
-        delta: dict[Key, list[int]] = {}
         gone: list[str] = []
-        fresh: list[dict[str, str]] = []
+        fresh: list[tuple[str, str]] = []
         for sid in chunk:
             p = people.get(sid)
             text = None
@@ -343,31 +378,50 @@ def apply_children(uow: SqlAlchemyUnitOfWork, ids: Sequence[str]) -> int:
                 gone.append(sid)
             if state is not None and text is not None:
                 _contribute(state, 1, delta)
-                fresh.append({"subject_id": sid, "state": text})
+                fresh.append((sid, text))
         if gone:
             run(
-                report_children.delete().where(
-                    report_children.c.subject_id.in_(sa.bindparam("ids", expanding=True))
-                ),
+                report_children.delete().where(_among(uow, report_children.c.subject_id)),
                 {"ids": gone},
             )
-        if fresh:
-            run(report_children.insert(), fresh)
-        rows = [
-            {
-                "kind": kind,
-                "org_unit_id": unit,
-                "bucket": _first(bucket),
-                "at": _first(at),
-                **{f"v{i:02d}": v for i, v in enumerate(values)},
-            }
-            for (kind, unit, bucket, at), values in sorted(delta.items())
-            if any(values)
-        ]
-        if rows:
-            run(report_counters.insert(), rows)
-        written += len(rows)
-    return written
+        _write(uow, report_children, fresh)
+    rows = [
+        (kind, unit, _first(bucket), _first(at), *values)
+        for (kind, unit, bucket, at), values in sorted(delta.items())
+        if any(values)
+    ]
+    _write(uow, report_counters, rows)
+    return len(rows)
+
+
+# Beyond this many rows, PostgreSQL gets them by COPY rather than one INSERT each.
+_COPY_FROM = 200
+
+
+def _write(uow: SqlAlchemyUnitOfWork, table: sa.Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert ``rows`` (tuples in the table's column order) in ``uow``'s transaction."""
+    if not rows:
+        return
+    names = [col.name for col in table.c]
+    if uow.dialect == "postgresql" and len(rows) > _COPY_FROM:
+        quoted = ", ".join(f'"{n}"' for n in names)
+        import psycopg
+
+        driver: Any = uow.connection.connection.driver_connection
+        try:
+            with (
+                driver.cursor() as cursor,
+                cursor.copy(f"COPY {table.name} ({quoted}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.Error as e:  # translated as uow.run does
+            from immreg.backends.sqlalchemy.uow import translate_error
+
+            uow.rollback()
+            raise translate_error(e) from e
+        return
+    uow.run(table.insert(), [dict(zip(names, row, strict=True)) for row in rows])
 
 
 def flush(uow: SqlAlchemyUnitOfWork) -> None:
@@ -492,29 +546,41 @@ def refresh_report_counters(
     if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1:
         raise ValidationError("chunk", "must be a whole number, 1 or more")
     done = 0
-    while True:
+    # Children of the same org unit together, so that a chunk's counter rows are few: the
+    # dirty children as they are now, ordered by a unit they live in.
+    with backend.unit_of_work() as uow:
+        dirty = sa.select(report_dirty.c.subject_id).distinct().subquery()
+        first_home = (
+            sa.select(residences.c.subject_id, sa.func.min(residences.c.org_unit_id).label("u"))
+            .group_by(residences.c.subject_id)
+            .subquery()
+        )
+        q = (
+            sa.select(dirty.c.subject_id)
+            .select_from(
+                dirty.outerjoin(first_home, first_home.c.subject_id == dirty.c.subject_id)
+            )
+            .order_by(first_home.c.u, dirty.c.subject_id)
+        )
+        order = list(uow.run(q).scalars())
+    # Then whatever was marked meanwhile, until nothing is left.
+    while order:
+        for k in range(0, len(order), chunk):
+            ids = order[k : k + chunk]
+            with backend.unit_of_work() as uow:
+                apply_children(uow, ids)
+                for j in range(0, len(ids), _CHUNK):
+                    uow.run(
+                        report_dirty.delete().where(_among(uow, report_dirty.c.subject_id)),
+                        {"ids": ids[j : j + _CHUNK]},
+                    )
+                uow.commit()
+            done += len(ids)
+            if progress is not None:
+                progress(done)
         with backend.unit_of_work() as uow:
-            ids = list(
-                uow.run(
-                    sa.select(report_dirty.c.subject_id)
-                    .distinct()
-                    .order_by(report_dirty.c.subject_id)
-                    .limit(chunk)
-                ).scalars()
-            )
-            if not ids:
-                break
-            apply_children(uow, ids)
-            uow.run(
-                report_dirty.delete().where(
-                    report_dirty.c.subject_id.in_(sa.bindparam("ids", expanding=True))
-                ),
-                {"ids": ids},
-            )
-            uow.commit()
-        done += len(ids)
-        if progress is not None:
-            progress(done)
+            q = sa.select(report_dirty.c.subject_id).distinct().order_by(report_dirty.c.subject_id)
+            order = list(uow.run(q).scalars())
     compact_report_counters(backend)
     return done
 
