@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import attrs
@@ -144,14 +144,24 @@ class Seed:
 
     def store(self, backend: Backend) -> None:
         """Store the world in ``backend`` (storing it again changes nothing)."""
-        with backend.unit_of_work() as uow:
-            for u in self.org_units:
-                uow.org_units.add(u)
-            for p in self.products:
-                uow.catalogue.add_product(p)
-            for lot in self.lots:
-                uow.lots.add(lot)
-            uow.commit()
+        _store_reference(backend, self.org_units, self.products, self.lots)
+
+
+def _store_reference(
+    backend: Backend,
+    org_units: Iterable[OrgUnit],
+    products: Iterable[VaccineProduct],
+    lots: Iterable[Lot],
+) -> None:
+    """Add org units, then products, then lots in one committed unit of work."""
+    with backend.unit_of_work() as uow:
+        for u in org_units:
+            uow.org_units.add(u)
+        for p in products:
+            uow.catalogue.add_product(p)
+        for lot in lots:
+            uow.lots.add(lot)
+        uow.commit()
 
 
 SEED = Seed()
@@ -1254,14 +1264,7 @@ class BulkLoadContract(ContractBase):
         def check(world: ist.RegistryWorld) -> None:
             n = next(counter)
             w = namespaced(world, f"bw{n}.")
-            with backend.unit_of_work() as uow:
-                for u in w.org_units:
-                    uow.org_units.add(u)
-                for p in w.products:
-                    uow.catalogue.add_product(p)
-                for lot in w.lots:
-                    uow.lots.add(lot)
-                uow.commit()
+            _store_reference(backend, w.org_units, w.products, w.lots)
             records = [(s, w.doses_of(s.id)) for s in w.subjects]
             report = bulk_load(backend, records, load_id=f"w{n}", as_of=w.as_of, batch_size=4)
             assert (report.subjects, report.doses) == (len(w.subjects), len(w.doses))
@@ -1585,12 +1588,7 @@ class ServicesContract(ContractBase):
             )
             reg = Registry(backend, clock=clock, user="kiểm thử")
             reg.add_org_units(w.org_units)
-            with backend.unit_of_work() as uow:
-                for p in w.products:
-                    uow.catalogue.add_product(p)
-                for lot in w.lots:
-                    uow.lots.add(lot)
-                uow.commit()
+            _store_reference(backend, (), w.products, w.lots)
             for s in w.subjects:
                 reg.register_subject(s)
             for d in w.doses:
