@@ -13,11 +13,16 @@ from pathlib import Path
 import attrs
 import pytest
 from _data import batch, subject, tree
+from hypothesis import given
+from hypothesis import strategies as st
 
 from immreg.backends import open_backend
+from immreg.backends.sqlalchemy.bulk import dose_rows
+from immreg.backends.sqlalchemy.mapping import dose_tuple
 from immreg.errors import ConflictError, NotFoundError
-from immreg.model import Caregiver
+from immreg.model import AdministeredDose, Caregiver
 from immreg.ports import Backend, BulkBatch
+from immreg.testing import strategies
 
 LOADER = Path(__file__).resolve().parent / "bulk_loader.py"
 
@@ -174,3 +179,9 @@ def test_bulk_text_survives_copy_escaping(backend: Backend) -> None:
     assert backend.load_batch(BulkBatch("T", 0, [tricky], [])) is True
     with backend.unit_of_work() as uow:
         assert uow.subjects.get("tricky") == tricky
+
+
+@given(st.lists(strategies.administered_doses(), max_size=5))
+def test_copy_dose_rows_are_the_mapping_rows(doses: list[AdministeredDose]) -> None:
+    # The COPY path builds its rows inline; they must be the rows every other path writes.
+    assert list(dose_rows(doses)) == [dose_tuple(d) for d in doses]
