@@ -2,7 +2,8 @@
 
 ``due_summaries`` holds each person's next dose per vaccine group (see
 :mod:`immreg.duelist`), replaced whenever the person's history changes; a session's due list
-joins it to ``residences`` and ``subjects`` in one query. It is subject-owned (distributed on
+joins it to ``residences`` and ``subjects`` in one query, reading it through a covering
+index on ``(subject_id, recommended)``. It is subject-owned (distributed on
 ``subject_id`` under Citus, co-located with ``residences``). ``outbox`` holds planned messages,
 one per idempotency key; the dispatcher reads it by ``(status, next_attempt_at)``.
 """
@@ -36,6 +37,21 @@ due_summaries = sa.Table(
     # Product codes joined by spaces (codes have none): decoding a JSON list per row was
     # most of a 2,000-child due list's time on PostgreSQL.
     sa.Column("vaccines", sa.Text, nullable=False),
+    # Covering (PostgreSQL): due lists and nightly plans read summaries recommended by a
+    # day from the index alone (migration 0301).
+    sa.Index(
+        "ix_due_summaries_subject_recommended",
+        "subject_id",
+        "recommended",
+        postgresql_include=[
+            "vaccine_group",
+            "dose_number",
+            "earliest",
+            "past_due",
+            "latest",
+            "vaccines",
+        ],
+    ),
 )
 
 outbox = sa.Table(
