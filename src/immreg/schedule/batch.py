@@ -152,12 +152,27 @@ def _forecast_lean(
             by_vaccine.setdefault(d.vaccine, []).append(d)
     sex = patient.sex
     doses = patient.doses
-    best = [
-        run_plan(plan, ages, found, as_of, dob, sex, doses, by_vaccine)[0]
-        for (_, plan), found in zip(order, recs, strict=True)
-    ]
+    best: list[tuple[BestForecast, ...]] = []
+    unused = compiled.unused
+    for i, (_, plan) in enumerate(order):
+        mine = recs[i]
+        if sex not in plan.sexes:
+            best.append(())  # §5.1: no relevant series
+        elif mine or plan.delays:
+            best.append(run_plan(plan, ages, mine, as_of, dob, sex, doses, by_vaccine)[0])
+        else:
+            # No dose of the antigen (and no live vaccine delays it): the forecast is one
+            # of the birth date and the assessment date, which children share.
+            key = (i, dob, as_of)
+            got = unused.get(key)
+            if got is None:
+                if len(unused) >= _UNUSED_LIMIT:
+                    unused.clear()
+                got = unused[key] = run_plan(plan, ages, mine, as_of, dob, sex, doses, None)[0]
+            best.append(got)
     out: list[VaccineGroupForecast] = []
-    for name, antigens, full, members in compiled.groups:
+    settled = compiled.settled
+    for g, (name, antigens, full, members) in enumerate(compiled.groups):
         if len(members) != 1:
             runs = [r for i in members for r in best[i]]
             out.append(_combine(schedule, compiled, patient, name, antigens, full, runs))
@@ -168,7 +183,12 @@ def _forecast_lean(
             continue
         fc = one[0]
         if fc.status != "not_complete":
-            out.append(_settled(name, fc.status, fc.reason, fc.decided_by, antigens))
+            # Nothing due: one shared object per group, status, reason and rule.
+            skey = (g, fc.status, fc.reason, fc.decided_by)
+            vgf = settled.get(skey)
+            if vgf is None:
+                vgf = settled[skey] = _settled(name, fc.status, fc.reason, fc.decided_by, antigens)
+            out.append(vgf)
             continue
         earliest = fc.earliest
         assert earliest is not None
@@ -191,6 +211,8 @@ def _forecast_lean(
         )
     return tuple(out)
 
+
+_UNUSED_LIMIT = 100_000  # (antigen, birth date, as-of date) forecasts kept; emptied when full
 
 # Group statuses that come before "not_complete" (chapter 9).
 _BEFORE_OPEN = frozenset(("contraindicated", "aged_out", "not_recommended"))

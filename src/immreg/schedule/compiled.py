@@ -22,7 +22,7 @@ from bisect import bisect_right
 from typing import NamedTuple
 
 from immreg.schedule.dates import Duration, add, add_months
-from immreg.schedule.patient import Dose, EvaluationStatus, ForecastStatus
+from immreg.schedule.patient import Dose, EvaluationStatus, ForecastStatus, VaccineGroupForecast
 from immreg.schedule.rules import (
     Antigen,
     ConditionalSkip,
@@ -228,15 +228,20 @@ class AntigenPlan:
         min_start: Age-table position of "minimum age to start", if set.
         max_start: Age-table position of "maximum age to start" (selection, table 8-3).
         skips: Whether any target dose has a conditional skip.
+        delays: Whether a live vaccine can delay a target dose (so that the forecast
+            reads the other antigens' doses).
+        quicks: Per target dose, its ``quick`` tuple (run()'s shortcut) or None.
         seasonal: Whether any target dose has a season start (forecast dose numbers).
     """
 
     __slots__ = (
         "antigen",
         "conflicts",
+        "delays",
         "forecast_conflicts",
         "max_start",
         "min_start",
+        "quicks",
         "seasonal",
         "series",
         "sexes",
@@ -263,6 +268,8 @@ class AntigenPlan:
         self.seasonal = any(t.season_start is not None for t in targets)
         self.conflicts = conflicts
         self.forecast_conflicts = forecast_conflicts
+        self.delays = any(forecast_conflicts)
+        self.quicks = tuple(t.quick for t in targets)
         self.min_start = min_start
         self.max_start = max_start
 
@@ -292,6 +299,11 @@ class Compiled:
         self.routes: dict[str, tuple[tuple[int, int, int], ...]] = {}
         self.groups: tuple[tuple[str, tuple[str, ...], bool, tuple[int, ...]], ...] = ()
         self.group_codes: dict[str, frozenset[str]] = {}
+        # Memos of the batch API (immreg.schedule.batch), emptied by clear(): the best
+        # forecast of an antigen without doses by (position, birth date, as-of date), and
+        # the group forecasts with nothing due by (group position, status, reason, rule).
+        self.unused: dict[tuple[int, dt.date, dt.date], tuple[BestForecast, ...]] = {}
+        self.settled: dict[tuple[int, str, str | None, str], VaccineGroupForecast] = {}
         self.durations: list[Duration] = []
         self._slots: dict[int, int] = {}
         self._tables: dict[dt.date, list[dt.date]] = {}
@@ -348,6 +360,8 @@ class Compiled:
     def clear(self) -> None:
         """Forget the age tables and shifted dates (benchmarks measure a cold start)."""
         self._tables.clear()
+        self.unused.clear()
+        self.settled.clear()
         for found in self._shifts.values():
             found.clear()
 
@@ -716,37 +730,26 @@ def run(
     last_valid: dt.date | None = None
     t = 0
     last_ref: dt.date | None = None  # CALCDTINT-1: latest valid or not-valid dose
-    first_valid: dt.date | None = None
     last_counted: dt.date | None = None  # latest dose that is not extraneous
     # CDSi 4.6 §4.4, figure 4-6: walk target doses and antigen doses together.
-    k = 0  # doses walked so far
     skips = plan.skips
-    for date, vaccine, dose, _pos in recs:
+    quicks = plan.quicks if not track else (None,) * n
+    for pos, (date, vaccine, dose, _) in enumerate(recs):
         while (
             skips
             and t < n
             and targets[t].skips
-            and _skipped(targets[t], True, date, recs, k, evals, ages)
+            and _skipped(targets[t], True, date, recs, pos, evals, ages)
         ):
             t += 1
-        pos = k
-        k += 1
         if t >= n:
             # Step 6a: no target dose left; the dose is extraneous.
             evals.append(
                 (pos, "extraneous", "series_already_complete", plan.series.rule_id, None, ())
             )
             continue
-        target = targets[t]
-        quick = target.quick
-        ev: Evaluation | None = None
-        if (
-            quick is not None
-            and not track
-            and date != last_valid
-            and vaccine in quick[4]
-            and not dose.condition
-        ):
+        quick = quicks[t]
+        if quick is not None and date != last_valid and vaccine in quick[4] and not dose.condition:
             # The common case first: a dose that passes every check of the general path
             # below is valid at once; any failed check goes on to the general path.
             q_abs, q_min, q_max, q_intervals, _, q_rule = quick
@@ -765,12 +768,18 @@ def run(
                     ):
                         grace = True
                 else:
-                    ev = (pos, "valid", "grace_period" if grace else None, q_rule, t + 1, ())
+                    evals.append(
+                        (pos, "valid", "grace_period" if grace else None, q_rule, t + 1, ())
+                    )
+                    last_ref = last_counted = last_valid = sat_at[t] = date
+                    satisfied.append((date, vaccine))
+                    t += 1
+                    continue
+        target = targets[t]
         num = t + 1
         rule_id = target.rule_id
-        if ev is not None:
-            pass  # decided by the shortcut
-        elif dose.condition:  # §6.1
+        ev: Evaluation | None = None
+        if dose.condition:  # §6.1
             ev = (pos, "sub_standard", "dose_condition", rule_id, num, ())
         elif vaccine in target.inadvertent:  # §6.3; not a "previous dose" (CALCDTINT-1)
             status_of[id(dose)] = "not_valid"
@@ -869,11 +878,8 @@ def run(
         if track:
             status_of[id(dose)] = status
         if status == "valid":
-            last_ref = last_counted = last_valid = date
+            last_ref = last_counted = last_valid = sat_at[t] = date
             satisfied.append((date, vaccine))
-            sat_at[t] = date
-            if first_valid is None:
-                first_valid = date
             t += 1
         elif status == "not_valid":
             last_ref = last_counted = date
@@ -884,12 +890,11 @@ def run(
         return _NOTHING
     # Table 8-3 with one series: a default series is selected at once; another only if it
     # was started before its maximum age to start, or not started at all.
-    if (
-        plan.max_start is not None
-        and first_valid is not None
-        and first_valid >= ages[plan.max_start]
-    ):
-        return (), None, evals
+    if plan.max_start is not None:
+        first_valid = next((d for d in sat_at if d is not None), None)
+        if first_valid is not None and first_valid >= ages[plan.max_start]:
+            return (), None, evals
+    k = len(recs)  # every dose walked
     # Chapter 7: forecast the series (no immunity or contraindication on this path).
     name = plan.antigen
     series = plan.series
