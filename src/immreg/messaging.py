@@ -32,7 +32,7 @@ from typing import Literal
 import attrs
 
 from immreg.errors import BackendError, ValidationError
-from immreg.ports import Backend, Clock, Message, MessageGateway
+from immreg.ports import Backend, Clock, Message, MessageGateway, UnitOfWork
 
 __all__ = [
     "GSM7_BASIC",
@@ -423,6 +423,16 @@ class DispatchReport:
     quiet: bool = False
 
 
+def _moot(uow: UnitOfWork, message: OutboxMessage) -> bool:
+    # A reminder (immreg.duelist) naming a dose that the person's summaries no longer list.
+    from immreg.duelist import ReminderKind, parse_episode
+
+    if message.subject_id is None or message.kind not in {k.value for k in ReminderKind}:
+        return False
+    due = {(s.vaccine_group, s.dose_number) for s in uow.due.list_for_subject(message.subject_id)}
+    return not parse_episode(message.episode) <= due
+
+
 def dispatch(
     backend: Backend,
     gateway: MessageGateway,
@@ -436,7 +446,8 @@ def dispatch(
 
     For each pending message whose ``next_attempt_at`` has come (oldest first, at most
     ``limit``): re-read it in a fresh unit of work (a dose recorded meanwhile may have
-    cancelled it), send it, and commit its new state (sent, to be retried after a backoff,
+    cancelled it; a reminder whose doses the person's due summaries no longer list is
+    cancelled here), send it, and commit its new state (sent, to be retried after a backoff,
     or failed). A crash after the provider accepted a message and before its state was
     committed leaves it pending: the next run sends the same idempotency key again, which
     the provider delivers once. Nothing is sent in quiet hours.
@@ -471,6 +482,19 @@ def dispatch(
         with backend.unit_of_work() as uow:
             current = uow.outbox.find(key)
             if current is None or current.status is not OutboxStatus.PENDING:
+                skipped += 1
+                continue
+            if _moot(uow, current):
+                # Planned from a summary read just before a dose was recorded elsewhere
+                # (the dose's cancellation could not see the uncommitted message).
+                uow.outbox.update(
+                    attrs.evolve(
+                        current,
+                        status=OutboxStatus.CANCELLED,
+                        last_error="no longer due (dose recorded or record changed)",
+                    )
+                )
+                uow.commit()
                 skipped += 1
                 continue
             try:

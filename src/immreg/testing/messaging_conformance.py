@@ -482,6 +482,30 @@ class OutreachContract(MessagingContractBase):
         assert reg.dispatch_reminders(gateway).sent == 0
         assert gateway.sent == []
 
+    def test_dispatch_cancels_a_reminder_its_summaries_no_longer_list(
+        self, backend: Backend
+    ) -> None:
+        # The race a nightly plan can lose: it read the summaries, then a dose recorded
+        # elsewhere refreshed them (and cancelled what it could see) before the plan's
+        # message was committed.
+        self.seed(backend)
+        reg = self.registry(backend)
+        reg.register_subject(child("a"))
+        reg.register_subject(child("b"))
+        assert reg.plan_reminders("C1").planned == 2
+        with backend.unit_of_work() as uow:
+            uow.due.replace("a", [])  # as if the dose were recorded, without the cancelling
+            uow.commit()
+        gateway = RecordingGateway()
+        report = reg.dispatch_reminders(
+            gateway, quiet_hours=QuietHours(start=NOW.time(), end=NOW.time())
+        )
+        assert (report.sent, report.skipped) == (1, 1)
+        assert [m.idempotency_key.split(":")[1] for m in gateway.sent] == ["b"]
+        with backend.unit_of_work() as uow:
+            (moot,) = uow.outbox.list_for_subject("a")
+        assert moot.status is OutboxStatus.CANCELLED
+
     def test_a_failed_dose_keeps_the_reminder(self, backend: Backend) -> None:
         self.seed(backend)
         reg = self.registry(backend)
