@@ -264,3 +264,45 @@ class TestCountersSqlite(SqliteFile, _CounterTests):
 @pytest.mark.postgres
 class TestCountersPostgres(Postgres, _CounterTests):
     """On PostgreSQL."""
+
+
+def test_cli_refreshes_and_rebuilds_the_counters(tmp_path: Any, capsys: Any) -> None:
+    from immreg.backends import open_backend
+    from immreg.cli import main
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    backend = open_backend(url)
+    _setup(backend)
+    with backend.unit_of_work() as uow:
+        uow.subjects.add(
+            Subject(
+                id="c1",
+                family_name="Phạm",
+                given_name="Bình",
+                birth_date=dt.date(2024, 5, 6),
+                sex=Sex.MALE,
+                residences=(Residence("C1", dt.date(2024, 5, 6)),),
+            )
+        )
+        uow.commit()
+    engine: sa.Engine = backend.engine  # type: ignore[attr-defined]
+    with engine.begin() as conn:  # as a bulk load would: the child is left pending
+        conn.execute(report_dirty.insert(), [{"subject_id": "c1", "txid": 0}])
+    backend.close()
+    assert main(["db", "report-counters", url]) == 0
+    assert "1 children applied" in capsys.readouterr().out
+    assert main(["db", "report-counters", url, "--rebuild"]) == 0
+    assert "1 children applied" in capsys.readouterr().out
+    backend = open_backend(url)
+    with backend.unit_of_work() as uow:
+        assert not rc.pending(uow)  # type: ignore[arg-type]
+        leaves = rc.counter_tallies(uow, _SPECS[-1], None)  # type: ignore[arg-type]
+    backend.close()
+    assert leaves["C1"]["cohort"] == 1
+
+
+def test_cli_rejects_a_database_without_counters(capsys: Any) -> None:
+    from immreg.cli import main
+
+    assert main(["db", "report-counters", "memory://"]) == 2
+    assert "url" in capsys.readouterr().err

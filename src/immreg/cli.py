@@ -4,6 +4,8 @@ This is the only module that reads ``argv`` and environment variables. Commands:
 
 * ``immreg demo [--db PATH]``: a guided tour on an embedded SQLite database.
 * ``immreg db upgrade URL``: create or upgrade a database's schema.
+* ``immreg db report-counters URL [--rebuild]``: bring the report counters up to date
+  after a bulk load (or recompute them all).
 * ``immreg forecast --schedule SPEC --jsonl``: evaluate and forecast JSON lines from stdin.
 * ``immreg schedule list``: the bundled schedule packs.
 * ``immreg schedule show NAME [--format table|markdown|json]``: one pack (or any schedule
@@ -42,6 +44,26 @@ def _cmd_db_upgrade(args: argparse.Namespace, out: TextIO) -> int:
     backend = open_backend(args.url, create_schema=True)
     backend.close()
     print(f"schema of {args.url} is up to date", file=out)
+    return 0
+
+
+def _cmd_db_report_counters(args: argparse.Namespace, out: TextIO) -> int:
+    from immreg.backends import open_backend
+    from immreg.backends.sqlalchemy import SqlAlchemyBackend
+    from immreg.backends.sqlalchemy import report_counters as rc
+    from immreg.errors import ValidationError
+
+    backend = open_backend(args.url, create_schema=False)
+    try:
+        if not isinstance(backend, SqlAlchemyBackend):
+            raise ValidationError("url", "report counters are kept in SQL databases only")
+        if args.rebuild:
+            n = rc.rebuild_report_counters(backend)
+        else:
+            n = rc.refresh_report_counters(backend)
+    finally:
+        backend.close()
+    print(f"report counters of {args.url}: {n} children applied", file=out)
     return 0
 
 
@@ -94,6 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade = db_sub.add_parser("upgrade", help="create or upgrade the schema at URL")
     upgrade.add_argument("url", help="e.g. sqlite:///registry.db or postgresql+psycopg://...")
     upgrade.set_defaults(func=_cmd_db_upgrade)
+    counters = db_sub.add_parser(
+        "report-counters",
+        help="apply children left pending (after a bulk load) to the report counters",
+    )
+    counters.add_argument("url", help="a SQL database URL")
+    counters.add_argument(
+        "--rebuild", action="store_true", help="recompute every counter from the records"
+    )
+    counters.set_defaults(func=_cmd_db_report_counters)
 
     forecast = sub.add_parser(
         "forecast", help="evaluate histories and forecast next doses (JSON lines)"
