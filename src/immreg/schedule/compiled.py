@@ -231,11 +231,13 @@ class AntigenPlan:
         delays: Whether a live vaccine can delay a target dose (so that the forecast
             reads the other antigens' doses).
         quicks: Per target dose, its ``quick`` tuple (run()'s shortcut) or None.
+        complete: The best forecast of the series once every target dose is satisfied.
         seasonal: Whether any target dose has a season start (forecast dose numbers).
     """
 
     __slots__ = (
         "antigen",
+        "complete",
         "conflicts",
         "delays",
         "forecast_conflicts",
@@ -270,6 +272,21 @@ class AntigenPlan:
         self.forecast_conflicts = forecast_conflicts
         self.delays = any(forecast_conflicts)
         self.quicks = tuple(t.quick for t in targets)
+        self.complete = (
+            BestForecast(
+                antigen,
+                "complete",
+                None,
+                None,
+                None,
+                None,
+                None,
+                False,
+                (),
+                "series_complete",
+                series.rule_id,
+            ),
+        )
         self.min_start = min_start
         self.max_start = max_start
 
@@ -611,6 +628,7 @@ def _rules(
 
 
 _NOTHING: Outcome = ((), None, [])
+_NO_AGE: _Age = (_LOW, None, None, None, None, "")
 
 
 # --- running a plan -----------------------------------------------------------------------
@@ -894,6 +912,9 @@ def run(
         first_valid = next((d for d in sat_at if d is not None), None)
         if first_valid is not None and first_valid >= ages[plan.max_start]:
             return (), None, evals
+    if t >= n and satisfied:
+        # Chapter 7 with every target dose satisfied: the series is complete.
+        return plan.complete, plan.complete[0], evals
     k = len(recs)  # every dose walked
     # Chapter 7: forecast the series (no immunity or contraindication on this path).
     name = plan.antigen
@@ -958,10 +979,7 @@ def run(
             age, intervals, priority = target.epoch_rules[bisect_right(target.epochs, as_of)]
         else:
             age, intervals, priority = target.age, target.intervals, target.priority
-        f_min = f_max = f_rec = f_late = None
-        f_rule = ""
-        if age is not None:
-            _, f_min, f_max, f_rec, f_late, f_rule = age
+        _, f_min, f_max, f_rec, f_late, f_rule = _NO_AGE if age is None else age
         if f_min is not None:
             earliest = ages[f_min]
             decided = f_rule
