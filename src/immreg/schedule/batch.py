@@ -36,7 +36,7 @@ from collections.abc import Collection, Iterable, Iterator
 from typing import Any, TextIO
 
 from immreg.errors import ValidationError
-from immreg.schedule.compiled import MIN_DATE, BestForecast, Compiled, Rec
+from immreg.schedule.compiled import BestForecast, Compiled, Rec
 from immreg.schedule.compiled import run as run_plan
 from immreg.schedule.engine import (
     _compiled,
@@ -142,8 +142,12 @@ def _forecast_lean(
             validate_patient(schedule, patient, as_of=as_of)
             raise AssertionError("validate_patient accepted a bad dose")  # pragma: no cover
         rec = (date, d.vaccine, d, pos)
-        for i, begin, end in found:
-            if not begin or ages[begin] <= date < ages[end]:
+        plain, windowed = found
+        for i in plain:
+            recs[i].append(rec)
+        for i, begin, end in windowed:
+            # Associations may hold only within an age window (zoster < 50 years).
+            if ages[begin] <= date < ages[end]:
                 recs[i].append(rec)
     by_vaccine: dict[str, list[Dose]] | None = None
     if schedule.conflicts:
@@ -234,42 +238,81 @@ def _combine(
     due it is a shared object. When a dose is due, MULTIANTVG-1 with FORECASTPRIORITY-1
     reads the latest dose of any of the group's vaccines from a per-group code set.
     """
-    statuses = {r.status for r in runs}
-    settled = "not_complete" not in statuses
-    if settled or len(runs) < 2 or not statuses.isdisjoint(_BEFORE_OPEN):
-        if settled and len(statuses) == 1:
-            first = runs[0]
+    open_runs: list[BestForecast] = []
+    before_open = False  # a status that comes before "not_complete"
+    same = True  # every run has the first run's status
+    single = True  # every run is of the first run's antigen
+    first = runs[0] if runs else None
+    for r in runs:
+        assert first is not None
+        status = r.status
+        if status == "not_complete":
+            open_runs.append(r)
+        elif status in _BEFORE_OPEN:
+            before_open = True
+        if status != first.status:
+            same = False
+        if r.antigen != first.antigen:
+            single = False
+    if first is None or len(runs) < 2 or before_open or not open_runs:
+        if first is not None and same:
             return _settled(name, first.status, first.reason, first.decided_by, antigens)
         return _group_forecast(schedule, patient, name, antigens, full, runs)
-    # Every open run is "not_complete"; the others are complete or immune.
-    open_runs = [r for r in runs if r.status == "not_complete"]
-    earliest_dates = [r.earliest for r in open_runs if r.earliest is not None]
-    latest_start = max(earliest_dates)
-    if len({r.antigen for r in runs}) == 1:
-        earliest = min(earliest_dates)
-    elif any(r.priority for r in open_runs):
+    # Every open run is "not_complete"; the others are complete or immune. One pass for
+    # the latest and earliest earliest dates, the earliest recommended, past-due and
+    # latest dates, the dose number, priority and the recommended vaccines.
+    e_max: dt.date | None = None
+    e_min: dt.date | None = None
+    decider = first
+    recommended: dt.date | None = None
+    past_due: dt.date | None = None
+    latest: dt.date | None = None
+    number: int | None = None
+    priority = False
+    vaccines: list[str] = []
+    for r in open_runs:
+        when = r.earliest
+        if when is not None:
+            if e_max is None or when > e_max:
+                e_max, decider = when, r
+            if e_min is None or when < e_min:
+                e_min = when
+        if r.recommended and (recommended is None or r.recommended < recommended):
+            recommended = r.recommended
+        if r.past_due is not None and (past_due is None or r.past_due < past_due):
+            past_due = r.past_due
+        if r.latest is not None and (latest is None or r.latest < latest):
+            latest = r.latest
+        count = r.dose_number
+        if count is not None and (number is None or (count < number if full else count > number)):
+            number = count
+        priority = priority or r.priority
+        vaccines += r.vaccines
+    if e_max is None or e_min is None or recommended is None:
+        return _group_forecast(schedule, patient, name, antigens, full, runs)
+    if single:
+        earliest = e_min
+    elif priority:
+        # MULTIANTVG-1 with FORECASTPRIORITY-1: not before the group's latest dose.
         codes = compiled.group_codes[name]
-        last = max((d.date for d in patient.doses if d.vaccine in codes), default=MIN_DATE)
-        earliest = max(min(earliest_dates), last)
+        earliest = e_min
+        for d in patient.doses:
+            if d.date > earliest and d.vaccine in codes:
+                earliest = d.date
     else:
-        earliest = latest_start
-    decider = next(r for r in open_runs if r.earliest == latest_start)
-    recommended = max(min(r.recommended for r in open_runs if r.recommended), earliest)
-    past_dues = [r.past_due for r in open_runs if r.past_due is not None]
-    latests = [r.latest for r in open_runs if r.latest is not None]
-    numbers = [r.dose_number for r in open_runs if r.dose_number is not None]
+        earliest = e_max
     return VaccineGroupForecast(
         name,
         "not_complete",
-        (min(numbers) if full else max(numbers)) if numbers else None,
+        number,
         earliest,
-        recommended,
-        max(min(past_dues), earliest) if past_dues else None,
-        min(latests) if latests else None,
+        recommended if recommended > earliest else earliest,
+        None if past_due is None else past_due if past_due > earliest else earliest,
+        latest,
         decider.reason,
         decider.decided_by,
         antigens,
-        tuple(dict.fromkeys(v for r in open_runs for v in r.vaccines)),
+        tuple(dict.fromkeys(vaccines)),
     )
 
 

@@ -300,7 +300,8 @@ class Compiled:
             empty): such a schedule forecasts without the general engine at all.
         antigens_of: The vaccine map: per vaccine code, ``(antigen, begin, end)`` with
             the association's age window as age-table positions (``0, 0``: no window).
-        routes: When ``order`` is set, the vaccine map with positions in ``order``.
+        routes: When ``order`` is set, the vaccine map with positions in ``order``: the
+            antigens of a vaccine code at any age, and those with an age window.
         groups: When ``order`` is set, per vaccine group in schedule order: its name,
             antigens, "administer full vaccine group" flag and antigen positions.
         group_codes: Per vaccine group, the vaccine codes of any of its antigens.
@@ -313,7 +314,7 @@ class Compiled:
         self.order: tuple[tuple[str, AntigenPlan], ...] = ()
         # When ``order`` is set: the vaccine map by position in ``order``, and per vaccine
         # group (name, antigens, administer full group, positions of its antigens).
-        self.routes: dict[str, tuple[tuple[int, int, int], ...]] = {}
+        self.routes: dict[str, tuple[tuple[int, ...], tuple[tuple[int, int, int], ...]]] = {}
         self.groups: tuple[tuple[str, tuple[str, ...], bool, tuple[int, ...]], ...] = ()
         self.group_codes: dict[str, frozenset[str]] = {}
         # Memos of the batch API (immreg.schedule.batch), emptied by clear(): the best
@@ -423,7 +424,10 @@ def compile_schedule(schedule: Schedule) -> Compiled:
     if compiled.order:
         where = {name: i for i, (name, _) in enumerate(compiled.order)}
         compiled.routes = {
-            vaccine: tuple((where[name], begin, end) for name, begin, end in found)
+            vaccine: (
+                tuple(where[name] for name, begin, _ in found if not begin),
+                tuple((where[name], begin, end) for name, begin, end in found if begin),
+            )
             for vaccine, found in compiled.antigens_of.items()
         }
     return compiled
