@@ -174,6 +174,7 @@ class _Target:
         "number",
         "offered",
         "offered_always",
+        "one_skip",
         "preferable",
         "priority",
         "quick",
@@ -200,6 +201,9 @@ class _Target:
         # Vaccines with a preferable rule for any age and any manufacturer: always accepted.
         self.any_age: frozenset[str] = frozenset()
         self.skips: tuple[_Skip, ...] = ()
+        # When the target has one skip with one condition set of one condition and no
+        # effective dates: (in evaluation, in forecast, the condition); else None.
+        self.one_skip: tuple[bool, bool, _Cond] | None = None
         # Recommended vaccines for forecasts (FORECASTRECVAC-1), when any has an age
         # window: (vaccine, begin, end); else empty, and all are in offered_always.
         self.offered: tuple[tuple[str, int, int], ...] = ()
@@ -552,6 +556,10 @@ def _compile_antigen(
             for s in t.skips
             if s.sets
         )
+        if len(ct.skips) == 1 and len(ct.skips[0][3]) == 1:
+            in_eval, in_forecast, _, ((effective, cessation, _, conditions),) = ct.skips[0]
+            if effective is None and cessation is None and len(conditions) == 1:
+                ct.one_skip = (in_eval, in_forecast, conditions[0])
         ct.offered = tuple(
             (v.vaccine, slot(v.begin_age, _LOW), slot(v.end_age, _HIGH))
             for v in t.preferable_vaccines
@@ -655,6 +663,13 @@ def _skipped(
     The doses before the reference are ``recs[:k]`` (every dose walked so far when
     evaluating, every dose when forecasting), with their evaluations ``evals[:k]``.
     """
+    one = target.one_skip
+    if one is not None:
+        # One skip of one condition set of one condition, in effect at any date.
+        in_eval, in_forecast, cond = one
+        return (in_eval if evaluation else in_forecast) and _condition(
+            cond, ref, recs, k, evals, ages
+        )
     for in_eval, in_forecast, need_all, sets in target.skips:
         if not (in_eval if evaluation else in_forecast):
             continue
