@@ -85,8 +85,9 @@ def _agree(schedule: Schedule, item: tuple[Patient, dt.date]) -> None:
     lean = _assess(schedule, patient, as_of, None, full=False, fast=True)
     assert isinstance(general, tuple) is False
     assert lean == general.forecasts  # type: ignore[union-attr]
-    # The batch API's own lean loop (positions instead of names, chapter 9 inlined).
+    # The batch API's own loops (positions instead of names, chapter 9 inlined).
     assert list(forecast_many(schedule, [item])) == [lean]
+    assert list(assess_many(schedule, [item])) == [general]
 
 
 def test_the_fast_path_is_used() -> None:

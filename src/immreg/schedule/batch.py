@@ -32,22 +32,32 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 from collections.abc import Collection, Iterable, Iterator
 from typing import Any, TextIO
 
 from immreg.errors import ValidationError
-from immreg.schedule.compiled import BestForecast, Compiled, Rec
+from immreg.schedule.compiled import _NOTHING, BestForecast, Compiled, Outcome, Rec
 from immreg.schedule.compiled import run as run_plan
 from immreg.schedule.engine import (
     _compiled,
     _group_forecast,
     _in_order,
+    _series_outcome,
     _settled,
     assess,
     forecast_only,
     validate_patient,
 )
-from immreg.schedule.patient import Assessment, Dose, Observation, Patient, VaccineGroupForecast
+from immreg.schedule.patient import (
+    Assessment,
+    Dose,
+    DoseEvaluation,
+    Observation,
+    Patient,
+    SeriesOutcome,
+    VaccineGroupForecast,
+)
 from immreg.schedule.rules import Schedule
 
 __all__ = [
@@ -80,8 +90,13 @@ def assess_many(
         ValidationError: An item's history cannot be assessed (see :func:`assess`).
     """
     schedule.index()
+    compiled = _compiled(schedule)
+    lean = vaccine_groups is None and bool(compiled.order)
     for patient, as_of in items:
-        yield assess(schedule, patient, as_of=as_of, vaccine_groups=vaccine_groups)
+        if lean and not patient.observations:
+            yield _assess_lean(schedule, compiled, patient, as_of)
+        else:
+            yield assess(schedule, patient, as_of=as_of, vaccine_groups=vaccine_groups)
 
 
 def clear_caches(schedule: Schedule) -> None:
@@ -128,11 +143,66 @@ def _forecast_lean(
     position: the doses in §4.2 order, each routed to its antigens' plans, each plan run,
     and the antigens' best forecasts combined per vaccine group (chapter 9).
     """
+    recs = _route(schedule, compiled, patient, as_of)
+    outcomes = _run_plans(schedule, compiled, patient, as_of, recs)
+    return _group_forecasts(schedule, compiled, patient, outcomes)
+
+
+def _assess_lean(
+    schedule: Schedule, compiled: Compiled, patient: Patient, as_of: dt.date
+) -> Assessment:
+    """:func:`assess` for a schedule whose every antigen has a compiled plan: the steps
+    of :func:`_forecast_lean`, plus each antigen's dose evaluations and series outcome."""
+    recs = _route(schedule, compiled, patient, as_of)
+    outcomes = _run_plans(schedule, compiled, patient, as_of, recs)
+    evaluations: list[tuple[int, DoseEvaluation]] = []
+    series_outcomes: list[SeriesOutcome] = []
+    for (name, plan), mine, (_, fc, evals) in zip(compiled.order, recs, outcomes, strict=True):
+        series = plan.series
+        if fc is not None:
+            series_outcomes.append(_series_outcome(series, fc))
+        group = series.vaccine_group
+        series_name = series.name
+        for position, status, reason, rule_id, target, reasons in evals:
+            rec = mine[position]
+            evaluations.append(
+                (
+                    rec[3],
+                    DoseEvaluation(
+                        rec[2].id,
+                        name,
+                        group,
+                        series_name,
+                        target,
+                        status,
+                        reason,
+                        rule_id,
+                        reasons or ((reason,) if reason else ()),
+                    ),
+                )
+            )
+    # Dose order (positions follow dates), then antigen order: the sort is stable.
+    evaluations.sort(key=_FIRST)
+    return Assessment(
+        as_of=as_of,
+        evaluations=tuple(map(_SECOND, evaluations)),
+        forecasts=_group_forecasts(schedule, compiled, patient, outcomes),
+        series=tuple(series_outcomes),
+    )
+
+
+_FIRST = operator.itemgetter(0)
+_SECOND = operator.itemgetter(1)
+
+
+def _route(
+    schedule: Schedule, compiled: Compiled, patient: Patient, as_of: dt.date
+) -> list[list[Rec]]:
+    """§4.2: the patient's doses in order, per antigen position (validated on the way)."""
     dob = patient.birth_date
     ages = compiled.ages(dob)
     routes = compiled.routes
-    order = compiled.order
-    recs: list[list[Rec]] = [[] for _ in order]
+    recs: list[list[Rec]] = [[] for _ in compiled.order]
     for pos, d in enumerate(_in_order(patient.doses)):
         date = d.date
         found = routes.get(d.vaccine)
@@ -149,39 +219,59 @@ def _forecast_lean(
             # Associations may hold only within an age window (zoster < 50 years).
             if ages[begin] <= date < ages[end]:
                 recs[i].append(rec)
+    return recs
+
+
+def _run_plans(
+    schedule: Schedule,
+    compiled: Compiled,
+    patient: Patient,
+    as_of: dt.date,
+    recs: list[list[Rec]],
+) -> list[Outcome]:
+    """Each antigen's plan run on its doses, in schedule order."""
     by_vaccine: dict[str, list[Dose]] | None = None
     if schedule.conflicts:
         by_vaccine = {}
         for d in patient.doses:
             by_vaccine.setdefault(d.vaccine, []).append(d)
+    dob = patient.birth_date
+    ages = compiled.ages(dob)
     sex = patient.sex
     doses = patient.doses
-    best: list[tuple[BestForecast, ...]] = []
+    outcomes: list[Outcome] = []
     unused = compiled.unused
-    for i, (_, plan) in enumerate(order):
+    for i, (_, plan) in enumerate(compiled.order):
         mine = recs[i]
         if sex not in plan.sexes:
-            best.append(())  # §5.1: no relevant series
+            outcomes.append(_NOTHING)  # §5.1: no relevant series
         elif mine or plan.delays:
-            best.append(run_plan(plan, ages, mine, as_of, dob, sex, doses, by_vaccine)[0])
+            outcomes.append(run_plan(plan, ages, mine, as_of, dob, sex, doses, by_vaccine))
         else:
-            # No dose of the antigen (and no live vaccine delays it): the forecast is one
+            # No dose of the antigen (and no live vaccine delays it): the outcome is one
             # of the birth date and the assessment date, which children share.
             key = (i, dob, as_of)
             got = unused.get(key)
             if got is None:
                 if len(unused) >= _UNUSED_LIMIT:
                     unused.clear()
-                got = unused[key] = run_plan(plan, ages, mine, as_of, dob, sex, doses, None)[0]
-            best.append(got)
+                got = unused[key] = run_plan(plan, ages, mine, as_of, dob, sex, doses, None)
+            outcomes.append(got)
+    return outcomes
+
+
+def _group_forecasts(
+    schedule: Schedule, compiled: Compiled, patient: Patient, outcomes: list[Outcome]
+) -> tuple[VaccineGroupForecast, ...]:
+    """Chapter 9: the vaccine groups' forecasts from the antigens' best forecasts."""
     out: list[VaccineGroupForecast] = []
     settled = compiled.settled
     for g, (name, antigens, full, members) in enumerate(compiled.groups):
         if len(members) != 1:
-            runs = [r for i in members for r in best[i]]
+            runs = [r for i in members for r in outcomes[i][0]]
             out.append(_combine(schedule, compiled, patient, name, antigens, full, runs))
             continue
-        one = best[members[0]]
+        one = outcomes[members[0]][0]
         if not one:
             out.append(_settled(name, "not_recommended", "no_relevant_series", name, antigens))
             continue

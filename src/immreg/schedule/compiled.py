@@ -321,10 +321,10 @@ class Compiled:
         self.routes: dict[str, tuple[tuple[int, ...], tuple[tuple[int, int, int], ...]]] = {}
         self.groups: tuple[tuple[str, tuple[str, ...], bool, tuple[int, ...]], ...] = ()
         self.group_codes: dict[str, frozenset[str]] = {}
-        # Memos of the batch API (immreg.schedule.batch), emptied by clear(): the best
-        # forecast of an antigen without doses by (position, birth date, as-of date), and
+        # Memos of the batch API (immreg.schedule.batch), emptied by clear(): the
+        # outcome of an antigen without doses by (position, birth date, as-of date), and
         # the group forecasts with nothing due by (group position, status, reason, rule).
-        self.unused: dict[tuple[int, dt.date, dt.date], tuple[BestForecast, ...]] = {}
+        self.unused: dict[tuple[int, dt.date, dt.date], Outcome] = {}
         self.settled: dict[tuple[int, str, str | None, str], VaccineGroupForecast] = {}
         self.durations: list[Duration] = []
         self._slots: dict[int, int] = {}
