@@ -10,13 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from immreg.schedule import Dose, Observation, Patient, Schedule, load_schedule
 from immreg.schedule.batch import assess_many, forecast_many
+from immreg.schedule.dates import parse_duration
 from immreg.schedule.engine import _assess, _compiled
+from immreg.schedule.rules import Antigen
 
 DATA = Path(__file__).parent / "data"
 AS_OF = dt.date(2025, 11, 10)
@@ -37,6 +40,43 @@ def _mini() -> Schedule:
 
 def _vn_2026() -> Schedule:
     return load_schedule("vn-epi-2026")
+
+
+def _mini_windowed_priority() -> Schedule:
+    # mini-epi with an association that holds only within an age window (MEAS counts for
+    # measles from 9 months to 10 years) and measles intervals with CDSi interval
+    # priority (the MR group's earliest date then waits for its latest dose, MULTIANTVG-1).
+    base = _mini()
+
+    def prioritised(antigen: Antigen) -> Antigen:
+        if antigen.name != "Measles":
+            return antigen
+        return attrs.evolve(
+            antigen,
+            series=tuple(
+                attrs.evolve(
+                    series,
+                    doses=tuple(
+                        attrs.evolve(
+                            t,
+                            intervals=tuple(attrs.evolve(iv, priority=True) for iv in t.intervals),
+                        )
+                        for t in series.doses
+                    ),
+                )
+                for series in antigen.series
+            ),
+        )
+
+    vaccines = tuple(
+        attrs.evolve(v, begin_age=parse_duration("9 months"), end_age=parse_duration("10 years"))
+        if v.vaccine == "MEAS"
+        else v
+        for v in base.vaccines
+    )
+    return attrs.evolve(
+        base, antigens=tuple(prioritised(a) for a in base.antigens), vaccines=vaccines
+    )
 
 
 @st.composite
@@ -122,6 +162,17 @@ def test_vn_epi_composed_fast_path_agrees(data: st.DataObject) -> None:
 @given(st.data())
 def test_mini_epi_fast_path_agrees(data: st.DataObject) -> None:
     schedule = _mini()
+    _agree(schedule, data.draw(histories(schedule)))
+
+
+@PROPERTY
+@given(st.data())
+def test_windowed_associations_and_interval_priority_agree(data: st.DataObject) -> None:
+    schedule = _mini_windowed_priority()
+    compiled = _compiled(schedule)
+    # Every antigen compiles, so the batch loops run; MEAS has an age window.
+    assert compiled.order
+    assert any(windowed for _, windowed in compiled.routes.values())
     _agree(schedule, data.draw(histories(schedule)))
 
 
@@ -257,3 +308,18 @@ def test_doses_and_as_of_dates_on_rule_boundaries_agree() -> None:
                 )
                 for as_of in (day, day + dt.timedelta(days=1)):
                     _agree(schedule, (Patient(dob, "F", doses), as_of))
+
+
+def test_interval_priority_waits_for_the_groups_latest_dose() -> None:
+    # Measles dose 1 (MEAS, at 10 months) is valid, rubella is still open from 9 months:
+    # with interval priority the MR group is not due before its latest dose
+    # (MULTIANTVG-1 with FORECASTPRIORITY-1), on every path.
+    schedule = _mini_windowed_priority()
+    dob = dt.date(2024, 1, 15)
+    patient = Patient(dob, "F", (Dose("a", dt.date(2024, 11, 20), "MEAS"),))
+    item = (patient, dt.date(2025, 1, 10))
+    _agree(schedule, item)
+    (forecasts,) = forecast_many(schedule, [item])
+    mr = next(f for f in forecasts if f.vaccine_group == "MR")
+    assert mr.status == "not_complete"
+    assert mr.earliest == dt.date(2024, 11, 20)
