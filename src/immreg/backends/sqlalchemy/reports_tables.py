@@ -65,7 +65,10 @@ report_counters = sa.Table(
     sa.Column("bucket", sa.Date, nullable=False),
     sa.Column("at", sa.Date, nullable=False),
     *slot_columns(),
+    # The nation's report reads one kind and cohort, all units (stored in this order by
+    # compaction); a province's report its units only.
     sa.Index("ix_report_counters", "kind", "bucket", "org_unit_id", "at"),
+    sa.Index("ix_report_counters_unit", "org_unit_id", "kind", "bucket", "at"),
 )
 
 report_children = sa.Table(

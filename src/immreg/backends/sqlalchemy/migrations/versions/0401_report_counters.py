@@ -112,6 +112,9 @@ def upgrade() -> None:
     op.create_index(
         "ix_report_counters", "report_counters", ["kind", "bucket", "org_unit_id", "at"]
     )
+    op.create_index(
+        "ix_report_counters_unit", "report_counters", ["org_unit_id", "kind", "bucket", "at"]
+    )
     op.create_table(
         "report_children",
         sa.Column("subject_id", _id(), primary_key=True),
