@@ -265,6 +265,49 @@ class TestCountersSqlite(SqliteFile, _CounterTests):
 class TestCountersPostgres(Postgres, _CounterTests):
     """On PostgreSQL."""
 
+    def test_two_writers_in_one_commune_do_not_conflict(self, backend: Backend) -> None:
+        # Counter rows are appended, never updated: two transactions that overlap and add to
+        # the same counters (same commune, birth month, dose month) both commit.
+        _setup(backend)
+        born = dt.date(2024, 3, 4)
+        kids = [
+            Subject(
+                id=f"w{i}",
+                family_name="Đỗ",
+                given_name="Lan",
+                birth_date=born,
+                sex=Sex.FEMALE,
+                residences=(Residence("A1", born),),
+            )
+            for i in range(2)
+        ]
+        with backend.unit_of_work() as uow:
+            for k in kids:
+                uow.subjects.add(k)
+            uow.commit()
+        given = [
+            AdministeredDose(
+                id=f"w{i}-1",
+                subject_id=f"w{i}",
+                product_code="PENTA-COMBE5",
+                date=dt.date(2024, 5, 6),
+                facility_id="A1-S",
+            )
+            for i in range(2)
+        ]
+        first, second = backend.unit_of_work(), backend.unit_of_work()
+        with first, second:
+            first.doses.add(given[0])
+            second.doses.add(given[1])
+            first.commit()
+            second.commit()
+        spec = _SPECS[4]
+        with backend.unit_of_work() as uow:
+            got = {u: t for u, t in uow.reports.leaf_tallies(spec).items() if t != Tally.empty()}
+            assert not rc.pending(uow)  # type: ignore[arg-type]
+        assert got == leaf_tallies(spec, kids, given, PRODUCTS)
+        assert got["A1"][f"received:{DTP}:1"] == 2
+
 
 def test_cli_refreshes_and_rebuilds_the_counters(tmp_path: Any, capsys: Any) -> None:
     from immreg.backends import open_backend
