@@ -63,48 +63,42 @@ _ever = residences.alias("ever")
 
 @functools.cache
 def _resident_summaries(dialect: str, kind: str, scoped: bool) -> sa.Select[Any]:
-    # The people resident on :on in one of :units (ix_residences_org_unit, the units as ONE
-    # parameter: see queries.units_param) and alive then, with their names and their birth
-    # date ("due") or caregivers ("targets"); then their summaries recommended by :until
-    # from the covering index ("targets" also keeps only summaries from :since and not past
-    # their latest day on :on). OFFSET 0 keeps the people a subquery, so the names are read
-    # once per person rather than once per summary row. No ORDER BY: the callers group and
-    # sort in Python, in byte order as the memory backend does (PostgreSQL's collation
-    # order of the group names differs, and costs).
-    extra = (
-        subjects.c.birth_date
-        if kind == "due"
-        # As JSON text: decoded once per person, not once per summary row.
-        else sa.cast(subjects.c.caregivers, sa.Text).label("caregivers")
-    )
-    people = sa.select(
-        residences.c.subject_id, subjects.c.family_name, subjects.c.given_name, extra
-    ).join_from(residences, subjects, subjects.c.id == residences.c.subject_id)
-    people = people.where(
-        _units_filter(dialect),
-        residences.c.start <= sa.bindparam("on"),
-        sa.or_(residences.c.end.is_(None), residences.c.end > sa.bindparam("on")),
-        sa.or_(subjects.c.deceased_on.is_(None), subjects.c.deceased_on > sa.bindparam("on")),
-    )
-    if scoped:
-        # The scoping rule of every backend: a subject is inside if any of its residences,
-        # at any time, is in the scope's subtree.
-        people = people.where(
-            sa.exists().where(
-                _ever.c.subject_id == residences.c.subject_id,
-                _ever.c.org_unit_id.in_(sa.bindparam("scope_units", expanding=True)),
+    # Summaries of the people resident on :on in one of :units (ix_residences_org_unit, the
+    # units as ONE parameter: see queries.units_param) and alive then, joined by primary
+    # key, with the person's names and their birth date ("due") or caregivers ("targets",
+    # which also keeps only summaries from :since and not past their latest day on :on).
+    # No ORDER BY: the callers group and sort in Python, in byte order as the memory
+    # backend does (PostgreSQL's collation order of the group names differs, and costs).
+    # Caregivers as their JSON text: decoded once per person, not once per summary row.
+    last = subjects.c.birth_date if kind == "due" else sa.cast(subjects.c.caregivers, sa.Text)
+    stmt = (
+        sa.select(*due_summaries.c, subjects.c.family_name, subjects.c.given_name, last)
+        .select_from(
+            residences.join(subjects, subjects.c.id == residences.c.subject_id).join(
+                due_summaries, due_summaries.c.subject_id == residences.c.subject_id
             )
         )
-    p = people.offset(0).subquery("people")
-    stmt = (
-        sa.select(*due_summaries.c, p.c.family_name, p.c.given_name, p.c[extra.name])
-        .join_from(p, due_summaries, due_summaries.c.subject_id == p.c.subject_id)
-        .where(due_summaries.c.recommended <= sa.bindparam("until"))
+        .where(
+            _units_filter(dialect),
+            residences.c.start <= sa.bindparam("on"),
+            sa.or_(residences.c.end.is_(None), residences.c.end > sa.bindparam("on")),
+            sa.or_(subjects.c.deceased_on.is_(None), subjects.c.deceased_on > sa.bindparam("on")),
+            due_summaries.c.recommended <= sa.bindparam("until"),
+        )
     )
     if kind == "targets":
         stmt = stmt.where(
             due_summaries.c.recommended >= sa.bindparam("since"),
             sa.or_(due_summaries.c.latest.is_(None), due_summaries.c.latest >= sa.bindparam("on")),
+        )
+    if scoped:
+        # The scoping rule of every backend: a subject is inside if any of its residences,
+        # at any time, is in the scope's subtree.
+        stmt = stmt.where(
+            sa.exists().where(
+                _ever.c.subject_id == residences.c.subject_id,
+                _ever.c.org_unit_id.in_(sa.bindparam("scope_units", expanding=True)),
+            )
         )
     return stmt
 
