@@ -323,3 +323,86 @@ def test_interval_priority_waits_for_the_groups_latest_dose() -> None:
     mr = next(f for f in forecasts if f.vaccine_group == "MR")
     assert mr.status == "not_complete"
     assert mr.earliest == dt.date(2024, 11, 20)
+
+
+def _with_interval(schedule: Schedule, antigen: str, number: int, minimum: str) -> Schedule:
+    # The schedule with one interval of one antigen's target dose changed.
+    def changed(a: Antigen) -> Antigen:
+        if a.name != antigen:
+            return a
+        (series,) = a.series
+        doses = tuple(
+            attrs.evolve(
+                t,
+                intervals=tuple(
+                    attrs.evolve(iv, min=parse_duration(minimum)) for iv in t.intervals
+                ),
+            )
+            if t.number == number
+            else t
+            for t in series.doses
+        )
+        return attrs.evolve(a, series=(attrs.evolve(series, doses=doses),))
+
+    return attrs.evolve(schedule, antigens=tuple(changed(a) for a in schedule.antigens))
+
+
+def _shared(schedule: Schedule) -> dict[str, str]:
+    compiled = _compiled(schedule)
+    return {
+        compiled.order[i][0]: compiled.order[share.source][0]
+        for i, share in enumerate(compiled.shares)
+        if share is not None
+    }
+
+
+@PROPERTY
+@given(st.data())
+def test_antigens_with_one_plan_share_a_run_and_keep_their_own_labels(
+    data: st.DataObject,
+) -> None:
+    # In the stand-in pack the pentavalent vaccine's diphtheria, tetanus and pertussis
+    # series are the same but for names and rule ids: one run serves the three, and each
+    # keeps its own antigen name and rule ids, exactly as when each runs on its own.
+    schedule = _vn_like()
+    assert _shared(schedule) == {"Tetanus": "Diphtheria", "Pertussis": "Diphtheria"}
+    item = data.draw(histories(schedule))
+    compiled = _compiled(schedule)
+    together_full = list(assess_many(schedule, [item]))
+    together_lean = list(forecast_many(schedule, [item]))
+    shares = compiled.shares
+    try:
+        compiled.shares = (None,) * len(shares)
+        apart_full = list(assess_many(schedule, [item]))
+        apart_lean = list(forecast_many(schedule, [item]))
+    finally:
+        compiled.shares = shares
+    assert together_full == apart_full
+    assert together_lean == apart_lean
+    _agree(schedule, item)
+    # The stand-in's rule ids of these series start with the antigen's name.
+    dtp = ("Diphtheria", "Tetanus", "Pertussis")
+    for e in together_full[0].evaluations:
+        assert e.antigen not in dtp or e.rule_id.startswith(f"{e.antigen}/")
+    for s in together_full[0].series:
+        assert s.antigen not in dtp or s.rule_id_decided.startswith(f"{s.antigen}/")
+
+
+def test_antigens_that_differ_by_one_interval_do_not_share() -> None:
+    # Pertussis dose 2 one day further from dose 1 than diphtheria's: its own run.
+    schedule = _with_interval(_vn_like(), "Pertussis", 2, "4 weeks + 1 day")
+    assert _shared(schedule) == {"Tetanus": "Diphtheria"}
+    dob = dt.date(2024, 1, 15)
+    # Dose 2 exactly 4 weeks after dose 1: valid for diphtheria and tetanus, within the
+    # grace period for pertussis only (as the general path says too).
+    doses = (
+        Dose("a", dt.date(2024, 3, 20), "DPT-VGB-Hib"),
+        Dose("b", dt.date(2024, 4, 17), "DPT-VGB-Hib"),
+    )
+    item = (Patient(dob, "F", doses), AS_OF)
+    _agree(schedule, item)
+    (got,) = assess_many(schedule, [item])
+    second = {e.antigen: e.reason for e in got.evaluations if e.dose_id == "b"}
+    assert second["Pertussis"] == "grace_period"
+    assert second["Diphtheria"] is None
+    assert second["Tetanus"] is None

@@ -37,7 +37,7 @@ from collections.abc import Collection, Iterable, Iterator
 from typing import Any, TextIO
 
 from immreg.errors import ValidationError
-from immreg.schedule.compiled import _NOTHING, BestForecast, Compiled, Outcome, Rec
+from immreg.schedule.compiled import _NOTHING, BestForecast, Compiled, Outcome, Rec, relabel
 from immreg.schedule.compiled import run as run_plan
 from immreg.schedule.engine import (
     _compiled,
@@ -144,7 +144,7 @@ def _forecast_lean(
     and the antigens' best forecasts combined per vaccine group (chapter 9).
     """
     recs = _route(schedule, compiled, patient, as_of)
-    outcomes = _run_plans(schedule, compiled, patient, as_of, recs)
+    outcomes = _run_plans(schedule, compiled, patient, as_of, recs, False)
     return _group_forecasts(schedule, compiled, patient, outcomes)
 
 
@@ -154,7 +154,7 @@ def _assess_lean(
     """:func:`assess` for a schedule whose every antigen has a compiled plan: the steps
     of :func:`_forecast_lean`, plus each antigen's dose evaluations and series outcome."""
     recs = _route(schedule, compiled, patient, as_of)
-    outcomes = _run_plans(schedule, compiled, patient, as_of, recs)
+    outcomes = _run_plans(schedule, compiled, patient, as_of, recs, True)
     evaluations: list[tuple[int, DoseEvaluation]] = []
     series_outcomes: list[SeriesOutcome] = []
     for (name, plan), mine, (_, fc, evals) in zip(compiled.order, recs, outcomes, strict=True):
@@ -228,8 +228,14 @@ def _run_plans(
     patient: Patient,
     as_of: dt.date,
     recs: list[list[Rec]],
+    evaluations: bool,
 ) -> list[Outcome]:
-    """Each antigen's plan run on its doses, in schedule order."""
+    """Each antigen's plan run on its doses, in schedule order.
+
+    An antigen whose plan is an earlier one's up to labels (``Compiled.shares``) and
+    that got the same doses takes that run's outcome, relabelled; without
+    ``evaluations`` its dose evaluations are left out (only the forecasts are read).
+    """
     by_vaccine: dict[str, list[Dose]] | None = None
     if schedule.conflicts:
         by_vaccine = {}
@@ -241,10 +247,16 @@ def _run_plans(
     doses = patient.doses
     outcomes: list[Outcome] = []
     unused = compiled.unused
+    shares = compiled.shares
     for i, (_, plan) in enumerate(compiled.order):
         mine = recs[i]
+        share = shares[i]
         if sex not in plan.sexes:
             outcomes.append(_NOTHING)  # §5.1: no relevant series
+        elif share is not None and mine and mine == recs[share.source]:
+            # The same plan as an earlier antigen's (up to labels) on the same doses (the
+            # pentavalent vaccine's antigens): that run, relabelled.
+            outcomes.append(relabel(outcomes[share.source], share, evaluations))
         elif mine or plan.delays:
             outcomes.append(run_plan(plan, ages, mine, as_of, dob, sex, doses, by_vaccine))
         else:

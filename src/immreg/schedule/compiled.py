@@ -39,7 +39,9 @@ __all__ = [
     "Compiled",
     "Evaluation",
     "Outcome",
+    "Share",
     "compile_schedule",
+    "relabel",
     "run",
 ]
 
@@ -309,6 +311,9 @@ class Compiled:
         groups: When ``order`` is set, per vaccine group in schedule order: its name,
             antigens, "administer full vaccine group" flag and antigen positions.
         group_codes: Per vaccine group, the vaccine codes of any of its antigens.
+        shares: When ``order`` is set, per antigen position, a :class:`Share` with an
+            earlier antigen whose plan is the same up to its name and rule ids (so that
+            one run serves both when they get the same doses), else None.
         durations: The age durations the plans use; position ``i + 2`` in an age table.
     """
 
@@ -321,37 +326,40 @@ class Compiled:
         self.routes: dict[str, tuple[tuple[int, ...], tuple[tuple[int, int, int], ...]]] = {}
         self.groups: tuple[tuple[str, tuple[str, ...], bool, tuple[int, ...]], ...] = ()
         self.group_codes: dict[str, frozenset[str]] = {}
+        self.shares: tuple[Share | None, ...] = ()
         # Memos of the batch API (immreg.schedule.batch), emptied by clear(): the
         # outcome of an antigen without doses by (position, birth date, as-of date), and
         # the group forecasts with nothing due by (group position, status, reason, rule).
         self.unused: dict[tuple[int, dt.date, dt.date], Outcome] = {}
         self.settled: dict[tuple[int, str, str | None, str], VaccineGroupForecast] = {}
         self.durations: list[Duration] = []
-        self._slots: dict[int, int] = {}
+        # Slots and shifts by duration value, so that equal ages and intervals of two
+        # antigens are one slot and one shift (and their plans compare equal, see shares).
+        self._slots: dict[Duration, int] = {}
         self._tables: dict[dt.date, list[dt.date]] = {}
-        self._shifts: dict[int, _Shift] = {}
+        self._shifts: dict[Duration, _Shift] = {}
         # For ages(): the month counts of the durations, and per duration (index of its
         # month count in ``(0, *counts)``, its days as a timedelta or None).
         self._counts: tuple[int, ...] = ()
         self._layout: tuple[tuple[int, dt.timedelta | None], ...] = ()
 
     def shift(self, duration: Duration | None) -> _Shift | None:
-        """The memoized shift of a duration (one per duration object; None when unset)."""
+        """The memoized shift of a duration (one per duration value; None when unset)."""
         if duration is None:
             return None
-        found = self._shifts.get(id(duration))
+        found = self._shifts.get(duration)
         if found is None:
-            found = self._shifts[id(duration)] = _Shift(duration)
+            found = self._shifts[duration] = _Shift(duration)
         return found
 
     def slot(self, duration: Duration | None, default: int) -> int:
         """The age-table position of an age (``default`` when it is unset)."""
         if duration is None:
             return default
-        found = self._slots.get(id(duration))
+        found = self._slots.get(duration)
         if found is None:
             self.durations.append(duration)
-            found = self._slots[id(duration)] = len(self.durations) + 1
+            found = self._slots[duration] = len(self.durations) + 1
         return found
 
     def ages(self, dob: dt.date) -> list[dt.date]:
@@ -426,6 +434,7 @@ def compile_schedule(schedule: Schedule) -> Compiled:
             for a in found
         )
     if compiled.order:
+        compiled.shares = _shares(compiled.order)
         where = {name: i for i, (name, _) in enumerate(compiled.order)}
         compiled.routes = {
             vaccine: (
@@ -435,6 +444,131 @@ def compile_schedule(schedule: Schedule) -> Compiled:
             for vaccine, found in compiled.antigens_of.items()
         }
     return compiled
+
+
+class Share(NamedTuple):
+    """An antigen whose plan is an earlier antigen's up to the antigen name and rule ids.
+
+    Both plans hold the same target doses, ages, intervals, skips, vaccines, live-virus
+    conflicts and start ages (slots and shifts are per duration value, so equal rules are
+    equal objects): :func:`run` on the same doses gives the same outcome but for the
+    antigen name and the rule ids, which :func:`relabel` puts back.
+
+    Attributes:
+        source: The earlier antigen's position in ``Compiled.order``.
+        plan: This antigen's plan.
+        rule_ids: The earlier plan's rule ids mapped to this plan's.
+        complete: The earlier plan's shared "complete" forecast (returned as this plan's).
+    """
+
+    source: int
+    plan: AntigenPlan
+    rule_ids: dict[str, str]
+    complete: BestForecast
+
+
+def _shares(order: tuple[tuple[str, AntigenPlan], ...]) -> tuple[Share | None, ...]:
+    """Per antigen, the first earlier antigen with the same plan up to labels, if any."""
+    out: list[Share | None] = []
+    for i, (_, plan) in enumerate(order):
+        found = None
+        for j in range(i):
+            if out[j] is not None:
+                continue  # the earlier one's own source is compared instead
+            rule_ids = _same_plan(order[j][1], plan)
+            if rule_ids is not None:
+                found = Share(j, plan, rule_ids, order[j][1].complete[0])
+                break
+        out.append(found)
+    return tuple(out)
+
+
+def _rule_ids(plan: AntigenPlan) -> frozenset[str]:
+    """Every rule id :func:`run` can report for a plan."""
+    ids = {plan.series.rule_id}
+    for t in plan.targets:
+        ids.add(t.rule_id)
+        ages = [t.age, *(r[0] for r in t.epoch_rules)]
+        ids.update(a[5] for a in ages if a is not None)
+        intervals = [*t.intervals, *(iv for r in t.epoch_rules for iv in r[1])]
+        ids.update(iv[8] for iv in intervals)
+        if t.quick is not None:
+            ids.add(t.quick[5])
+    ids.update(c[4] for found in plan.conflicts.values() for c in found)
+    ids.update(c[1] for by in plan.forecast_conflicts for found in by.values() for c in found)
+    return frozenset(ids)
+
+
+def _layout(plan: AntigenPlan) -> tuple[object, ...]:
+    """What :func:`run` reads of a plan, but for the antigen name (and derived fields)."""
+    return (
+        plan.series.rule_id,
+        plan.sexes,
+        plan.min_start,
+        plan.max_start,
+        plan.conflicts,
+        plan.forecast_conflicts,
+        tuple(tuple(getattr(t, name) for name in _Target.__slots__) for t in plan.targets),
+    )
+
+
+def _same_plan(first: AntigenPlan, other: AntigenPlan) -> dict[str, str] | None:
+    """The map from ``first``'s rule ids to ``other``'s when the two plans are the same up
+    to the antigen name and rule ids (each rule id always in the same place), else None."""
+    rule_ids: dict[str, str] = {}
+    if _same(_layout(first), _layout(other), _rule_ids(first), _rule_ids(other), rule_ids):
+        return rule_ids
+    return None
+
+
+def _same(
+    a: object, b: object, ids_a: frozenset[str], ids_b: frozenset[str], rule_ids: dict[str, str]
+) -> bool:
+    """Whether two plan parts are equal but for rule ids, recording the rule-id map."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, str):
+        assert isinstance(b, str)
+        if a in ids_a or b in ids_b:
+            return a in ids_a and b in ids_b and rule_ids.setdefault(a, b) == b
+        return a == b
+    if isinstance(a, tuple | list):
+        assert isinstance(b, tuple | list)
+        return len(a) == len(b) and all(
+            _same(x, y, ids_a, ids_b, rule_ids) for x, y in zip(a, b, strict=True)
+        )
+    if isinstance(a, dict):
+        assert isinstance(b, dict)
+        return a.keys() == b.keys() and all(
+            _same(v, b[k], ids_a, ids_b, rule_ids) for k, v in a.items()
+        )
+    if isinstance(a, _Shift):
+        return a is b
+    return a == b  # numbers, dates, frozensets of codes, None
+
+
+def relabel(outcome: Outcome, share: Share, evaluations: bool) -> Outcome:
+    """The outcome of a shared run as the sharing antigen's own: its name, its rule ids.
+
+    With ``evaluations`` False the dose evaluations are left out (an empty list): the
+    lean mode reads only the forecasts.
+    """
+    best, fc, evals = outcome
+    plan = share.plan
+    if fc is None:
+        mine = None
+    elif fc is share.complete:
+        mine = plan.complete[0]
+    else:
+        mine = _new(BestForecast, (plan.antigen, *fc[1:10], share.rule_ids[fc[10]]))
+    rule_ids = share.rule_ids
+    return (
+        (mine,) if best and mine is not None else (),
+        mine,
+        [(p, st, r, rule_ids[rid], n, rs) for p, st, r, rid, n, rs in evals]
+        if evaluations
+        else [],
+    )
 
 
 def _plain_series(antigen: Antigen) -> tuple[Series, frozenset[str]] | None:
