@@ -406,3 +406,41 @@ def test_antigens_that_differ_by_one_interval_do_not_share() -> None:
     assert second["Pertussis"] == "grace_period"
     assert second["Diphtheria"] is None
     assert second["Tetanus"] is None
+
+
+def test_a_plan_that_begins_another_shares_its_run_while_the_walk_stays_within_it() -> None:
+    # vn-epi-2026: pertussis's four target doses are diphtheria's first four (diphtheria
+    # has a school-age fifth), Hib's three the first three. Pertussis takes diphtheria's
+    # run while no dose comes after its own fourth valid one; then it runs on its own.
+    schedule = _vn_2026()
+    compiled = _compiled(schedule)
+    shares = {
+        compiled.order[i][0]: (compiled.order[s.source][0], s.prefix)
+        for i, s in enumerate(compiled.shares)
+        if s is not None
+    }
+    assert shares == {
+        "Tetanus": ("Diphtheria", 0),
+        "Pertussis": ("Diphtheria", 4),
+        "Hib": ("Diphtheria", 3),
+    }
+    dob = dt.date(2020, 1, 15)
+    visits = [dt.date(2020, 3, 16), dt.date(2020, 4, 20), dt.date(2020, 5, 25)]
+    penta = [Dose(f"p{i}", day, "PENTA-COMBE5") for i, day in enumerate(visits)]
+    booster = Dose("b", dt.date(2021, 7, 20), "DTP")
+    extra = Dose("x", dt.date(2022, 1, 20), "DTP")
+    shares_on = compiled.shares
+    for doses in (penta[:2], penta, [*penta, booster], [*penta, booster, extra]):
+        item = (Patient(dob, "M", tuple(doses)), AS_OF)
+        _agree(schedule, item)
+        together = list(assess_many(schedule, [item]))
+        try:
+            compiled.shares = (None,) * len(shares_on)
+            apart = list(assess_many(schedule, [item]))
+        finally:
+            compiled.shares = shares_on
+        assert together == apart
+    (got,) = assess_many(schedule, [(Patient(dob, "M", (*penta, booster, extra)), AS_OF)])
+    last = {e.antigen: e.reason for e in got.evaluations if e.dose_id == "x"}
+    assert last["Pertussis"] == "series_already_complete"
+    assert last["Diphtheria"] != "series_already_complete"

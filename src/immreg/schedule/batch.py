@@ -253,10 +253,15 @@ def _run_plans(
         share = shares[i]
         if sex not in plan.sexes:
             outcomes.append(_NOTHING)  # §5.1: no relevant series
-        elif share is not None and mine and mine == recs[share.source]:
+        elif (
+            share is not None
+            and mine
+            and mine == recs[share.source]
+            and (got := relabel(outcomes[share.source], share, evaluations)) is not None
+        ):
             # The same plan as an earlier antigen's (up to labels) on the same doses (the
             # pentavalent vaccine's antigens): that run, relabelled.
-            outcomes.append(relabel(outcomes[share.source], share, evaluations))
+            outcomes.append(got)
         elif mine or plan.delays:
             outcomes.append(run_plan(plan, ages, mine, as_of, dob, sex, doses, by_vaccine))
         else:

@@ -452,33 +452,45 @@ class Share(NamedTuple):
     Both plans hold the same target doses, ages, intervals, skips, vaccines, live-virus
     conflicts and start ages (slots and shifts are per duration value, so equal rules are
     equal objects): :func:`run` on the same doses gives the same outcome but for the
-    antigen name and the rule ids, which :func:`relabel` puts back.
+    antigen name and the rule ids, which :func:`relabel` puts back. With ``prefix`` set,
+    this plan's target doses are the first ``prefix`` of the earlier plan's, none of them
+    with a conditional skip: the outcomes are the same while the earlier plan's walk
+    stays within them (:func:`relabel` checks).
 
     Attributes:
         source: The earlier antigen's position in ``Compiled.order``.
         plan: This antigen's plan.
         rule_ids: The earlier plan's rule ids mapped to this plan's.
         complete: The earlier plan's shared "complete" forecast (returned as this plan's).
+        prefix: 0 for the same target doses; else this plan's number of target doses.
     """
 
     source: int
     plan: AntigenPlan
     rule_ids: dict[str, str]
     complete: BestForecast
+    prefix: int
 
 
 def _shares(order: tuple[tuple[str, AntigenPlan], ...]) -> tuple[Share | None, ...]:
-    """Per antigen, the first earlier antigen with the same plan up to labels, if any."""
+    """Per antigen, the first earlier antigen with the same plan up to labels, if any
+    (else the first whose target doses begin with this plan's)."""
     out: list[Share | None] = []
     for i, (_, plan) in enumerate(order):
-        found = None
+        found: Share | None = None
+        n = len(plan.targets)
         for j in range(i):
-            if out[j] is not None:
-                continue  # the earlier one's own source is compared instead
-            rule_ids = _same_plan(order[j][1], plan)
-            if rule_ids is not None:
-                found = Share(j, plan, rule_ids, order[j][1].complete[0])
-                break
+            first = order[j][1]
+            if out[j] is not None or len(first.targets) < n:
+                continue  # a sharing antigen's own source is compared instead
+            prefix = 0 if len(first.targets) == n else n
+            if prefix and any(t.skips for t in first.targets[:n]):
+                continue
+            rule_ids = _same_plan(first, plan, n)
+            if rule_ids is not None and (found is None or not prefix):
+                found = Share(j, plan, rule_ids, first.complete[0], prefix)
+                if not prefix:
+                    break
         out.append(found)
     return tuple(out)
 
@@ -499,24 +511,26 @@ def _rule_ids(plan: AntigenPlan) -> frozenset[str]:
     return frozenset(ids)
 
 
-def _layout(plan: AntigenPlan) -> tuple[object, ...]:
-    """What :func:`run` reads of a plan, but for the antigen name (and derived fields)."""
+def _layout(plan: AntigenPlan, n: int) -> tuple[object, ...]:
+    """What :func:`run` reads of a plan and its first ``n`` target doses, but for the
+    antigen name (and fields derived from the others)."""
     return (
         plan.series.rule_id,
         plan.sexes,
         plan.min_start,
         plan.max_start,
         plan.conflicts,
-        plan.forecast_conflicts,
-        tuple(tuple(getattr(t, name) for name in _Target.__slots__) for t in plan.targets),
+        plan.forecast_conflicts[:n],
+        tuple(tuple(getattr(t, name) for name in _Target.__slots__) for t in plan.targets[:n]),
     )
 
 
-def _same_plan(first: AntigenPlan, other: AntigenPlan) -> dict[str, str] | None:
-    """The map from ``first``'s rule ids to ``other``'s when the two plans are the same up
-    to the antigen name and rule ids (each rule id always in the same place), else None."""
+def _same_plan(first: AntigenPlan, other: AntigenPlan, n: int) -> dict[str, str] | None:
+    """The map from ``first``'s rule ids to ``other``'s when the two plans (with their
+    first ``n`` target doses) are the same up to the antigen name and rule ids (each rule
+    id always in the same place), else None."""
     rule_ids: dict[str, str] = {}
-    if _same(_layout(first), _layout(other), _rule_ids(first), _rule_ids(other), rule_ids):
+    if _same(_layout(first, n), _layout(other, n), _rule_ids(first), _rule_ids(other), rule_ids):
         return rule_ids
     return None
 
@@ -547,28 +561,52 @@ def _same(
     return a == b  # numbers, dates, frozensets of codes, None
 
 
-def relabel(outcome: Outcome, share: Share, evaluations: bool) -> Outcome:
+def relabel(outcome: Outcome, share: Share, evaluations: bool) -> Outcome | None:
     """The outcome of a shared run as the sharing antigen's own: its name, its rule ids.
 
     With ``evaluations`` False the dose evaluations are left out (an empty list): the
-    lean mode reads only the forecasts.
+    lean mode reads only the forecasts. For a prefix share, None when the earlier plan's
+    walk went past this plan's target doses (a dose after the last one was satisfied):
+    this plan must then run on its own.
     """
     best, fc, evals = outcome
     plan = share.plan
+    mine: BestForecast | None
+    if share.prefix:
+        valid = 0
+        for k, ev in enumerate(evals):
+            if ev[1] == "valid":
+                valid += 1
+                if valid == share.prefix:
+                    if k + 1 != len(evals):
+                        return None
+                    # Every target dose of this plan satisfied: its series is complete
+                    # (unless table 8-3 selected no series, as for the earlier plan).
+                    if fc is not None:
+                        return (
+                            plan.complete,
+                            plan.complete[0],
+                            _relabelled(evals, share, evaluations),
+                        )
+                    break
     if fc is None:
         mine = None
     elif fc is share.complete:
         mine = plan.complete[0]
     else:
         mine = _new(BestForecast, (plan.antigen, *fc[1:10], share.rule_ids[fc[10]]))
-    rule_ids = share.rule_ids
     return (
         (mine,) if best and mine is not None else (),
         mine,
-        [(p, st, r, rule_ids[rid], n, rs) for p, st, r, rid, n, rs in evals]
-        if evaluations
-        else [],
+        _relabelled(evals, share, evaluations),
     )
+
+
+def _relabelled(evals: list[Evaluation], share: Share, evaluations: bool) -> list[Evaluation]:
+    if not evaluations:
+        return []
+    rule_ids = share.rule_ids
+    return [(p, st, r, rule_ids[rid], n, rs) for p, st, r, rid, n, rs in evals]
 
 
 def _plain_series(antigen: Antigen) -> tuple[Series, frozenset[str]] | None:
