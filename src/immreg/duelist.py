@@ -213,6 +213,9 @@ def _non_negative(field: str, value: int) -> None:
         raise ValidationError(field, "must be a whole number of days, 0 or more")
 
 
+_first_three = operator.itemgetter(0, 1, 2)
+
+
 def build_due_list(
     rows: Iterable[DueRow],
     *,
@@ -250,7 +253,7 @@ def build_due_list(
     by_group: dict[str, list[DueEntry]] = {}
     needs: dict[str, set[str]] = {}
     chosen: dict[tuple[str, ...], str | None] = {}  # the product for each vaccine list
-    late: list[DueEntry] = []
+    late: list[tuple[int, str, str, DueEntry]] = []
     due, overdue_, defaulter = DueStatus.DUE, DueStatus.OVERDUE, DueStatus.DEFAULTER
     for row in rows:
         s = row.summary
@@ -285,7 +288,7 @@ def build_due_list(
         else:
             by_group[s.vaccine_group] = [entry]
         if status is defaulter:
-            late.append(entry)
+            late.append((-overdue, s.subject_id, s.vaccine_group, entry))
         if product is not None:
             # One pentavalent dose serves three groups: count the person once per product.
             if product in needs:
@@ -300,9 +303,10 @@ def build_due_list(
         ProductDemand(code, len(people), math.ceil(len(people) / products[code].doses_per_vial))
         for code, people in sorted(needs.items())
     )
-    defaulters = tuple(
-        sorted(late, key=lambda e: (-e.days_overdue, e.subject_id, e.vaccine_group))
-    )
+    # Sorted by their keys (a person is listed once per group, so no two keys are equal
+    # and the entries themselves are never compared).
+    late.sort(key=_first_three)
+    defaulters = tuple(item[3] for item in late)
     people = len({e.subject_id for es in by_group.values() for e in es})
     return DueList(org_unit_id, session_date, window_end, groups, demand, defaulters, people)
 

@@ -103,6 +103,15 @@ def _resident_summaries(dialect: str, kind: str, scoped: bool) -> sa.Select[Any]
     return stmt
 
 
+_planner_settings = sa.text(
+    "SELECT current_setting('random_page_cost'), "
+    "current_setting('max_parallel_workers_per_gather')"
+)
+_set_planner = sa.text(
+    "SELECT set_config('random_page_cost', :page, true), "
+    "set_config('max_parallel_workers_per_gather', :workers, true)"
+)
+
 _select_message = sa.select(outbox).where(outbox.c.key == sa.bindparam("b_key"))
 _update_message = (
     sa.update(outbox)
@@ -371,8 +380,27 @@ class SqlAlchemyDueSummaryRepository:
         scoped = self._uow.scope is not None
         if scoped:
             params["scope_units"] = sorted(self._uow.subtree())
-        rows = self._uow.run(_resident_summaries(dialect, kind, scoped), params).all()
+        stmt = _resident_summaries(dialect, kind, scoped)
+        if kind == "due" and dialect == "postgresql":
+            rows = self._few_people(stmt, params)
+        else:
+            rows = self._uow.run(stmt, params).all()
         return sorted(rows, key=_by_subject_and_group)
+
+    def _few_people(self, stmt: sa.Select[Any], params: dict[str, Any]) -> Any:
+        # A due list reads a few thousand people of a table of millions, all in cache:
+        # costed with the default random_page_cost (4), the planner hashes the whole
+        # subjects table (a parallel sequential scan on a large registry) rather than
+        # fetching the residents by primary key. With the cost of a cached page (1.1) it
+        # takes the nested loop, whose time does not grow with the registry. The settings
+        # are the transaction's (set_config(..., true)) and put back after the query.
+        run = self._uow.run
+        old: Any = run(_planner_settings).one()
+        run(_set_planner, {"page": "1.1", "workers": "0"})
+        try:
+            return run(stmt, params).all()
+        finally:
+            run(_set_planner, {"page": old[0], "workers": old[1]})
 
     def list_due(
         self, org_unit_ids: Sequence[str], *, on: dt.date, until: dt.date
@@ -384,14 +412,18 @@ class SqlAlchemyDueSummaryRepository:
         rows = self._rows("due", org_unit_ids, {"on": on, "until": until})
         # Positional tuples and no per-row helper calls: this loop is much of the due
         # list's time for a large commune. A commune's rows name a few dozen vaccine lists.
+        # The rows come sorted by subject: the name is joined once per person.
         codes: dict[str, tuple[str, ...]] = {}
         out = []
+        person, name = None, ""
         for sid, group, n, earliest, rec, past, latest, vaccines, family, given, born in rows:
             listed = codes.get(vaccines)
             if listed is None:
                 listed = codes[vaccines] = tuple(vaccines.split())
+            if sid != person:
+                person, name = sid, f"{family} {given}"
             summary = DueSummary(sid, group, n, earliest, rec, past, latest, listed)
-            out.append(DueRow(summary, f"{family} {given}", born))
+            out.append(DueRow(summary, name, born))
         return out
 
     def list_targets(
