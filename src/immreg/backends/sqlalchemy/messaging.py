@@ -103,13 +103,14 @@ def _resident_summaries(dialect: str, kind: str, scoped: bool) -> sa.Select[Any]
     return stmt
 
 
-_planner_settings = sa.text(
-    "SELECT current_setting('random_page_cost'), "
-    "current_setting('max_parallel_workers_per_gather')"
-)
-_set_planner = sa.text(
-    "SELECT set_config('random_page_cost', :page, true), "
-    "set_config('max_parallel_workers_per_gather', :workers, true)"
+#: The planner settings as they were, then set for the due-list query (one round trip: the
+#: subquery, not flattened under OFFSET 0, reads them before the outer select sets them).
+_swap_planner = sa.text(
+    "SELECT old.page, old.workers, "
+    "set_config('random_page_cost', :page, true), "
+    "set_config('max_parallel_workers_per_gather', :workers, true) "
+    "FROM (SELECT current_setting('random_page_cost') AS page, "
+    "current_setting('max_parallel_workers_per_gather') AS workers OFFSET 0) AS old"
 )
 
 _select_message = sa.select(outbox).where(outbox.c.key == sa.bindparam("b_key"))
@@ -388,19 +389,19 @@ class SqlAlchemyDueSummaryRepository:
         return sorted(rows, key=_by_subject_and_group)
 
     def _few_people(self, stmt: sa.Select[Any], params: dict[str, Any]) -> Any:
-        # A due list reads a few thousand people of a table of millions, all in cache:
-        # costed with the default random_page_cost (4), the planner hashes the whole
-        # subjects table (a parallel sequential scan on a large registry) rather than
-        # fetching the residents by primary key. With the cost of a cached page (1.1) it
-        # takes the nested loop, whose time does not grow with the registry. The settings
-        # are the transaction's (set_config(..., true)) and put back after the query.
+        # A due list reads a few thousand people of a table of up to millions, all in
+        # cache. Costed with the default random_page_cost (4), the planner hashes the whole
+        # subjects table on a mid-sized registry (100,000 people) rather than fetching the
+        # residents by primary key, and on a large one (1,000,000) gathers parallel workers,
+        # which on a busy machine wait for a core. With the cost of a cached page (1.1) and
+        # no workers it takes one nested loop, whose time does not grow with the registry.
+        # The settings are the transaction's (set_config(..., true)), put back after.
         run = self._uow.run
-        old: Any = run(_planner_settings).one()
-        run(_set_planner, {"page": "1.1", "workers": "0"})
+        old: Any = run(_swap_planner, {"page": "1.1", "workers": "0"}).one()
         try:
             return run(stmt, params).all()
         finally:
-            run(_set_planner, {"page": old[0], "workers": old[1]})
+            run(_swap_planner, {"page": old[0], "workers": old[1]})
 
     def list_due(
         self, org_unit_ids: Sequence[str], *, on: dt.date, until: dt.date
