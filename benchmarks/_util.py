@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import statistics
+import uuid
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1/test"
 
@@ -40,3 +42,31 @@ def record(
         "n": n,
         **extra,
     }
+
+
+def scratch_schema(base: str, prefix: str) -> tuple[str, str]:
+    """Create a fresh schema on the PostgreSQL server at ``base``.
+
+    Returns:
+        A URL whose search_path is the new schema, and the schema's name (for
+        :func:`drop_schema`).
+    """
+    import sqlalchemy as sa
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'create schema "{schema}"'))
+    engine.dispose()
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options={quote(f'-csearch_path={schema}')}", schema
+
+
+def drop_schema(base: str, schema: str) -> None:
+    """Drop a schema made by :func:`scratch_schema`, with everything in it."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'drop schema "{schema}" cascade'))
+    engine.dispose()

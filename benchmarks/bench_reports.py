@@ -28,14 +28,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
 import sqlalchemy as sa
 
-from _util import median, postgres_url, record
+from _util import drop_schema, median, postgres_url, record, scratch_schema
 from immreg.backends import open_backend
 from immreg.backends.sqlalchemy.report_counters import refresh_report_counters
 from immreg.indicators import ReportSpec, Tally
@@ -64,23 +62,6 @@ _PLAN = (
     ("MR-MRVAC", 540, 250),
     ("DTP", 540, 300),
 )
-
-
-def _schema_url(base: str) -> tuple[str, str]:
-    schema = f"bench_reports_{uuid.uuid4().hex[:8]}"
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'create schema "{schema}"'))
-    engine.dispose()
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options={quote(f'-csearch_path={schema}')}", schema
-
-
-def _drop(base: str, schema: str) -> None:
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'drop schema "{schema}" cascade'))
-    engine.dispose()
 
 
 def _tree(provinces: int, communes: int) -> list[OrgUnit]:
@@ -186,7 +167,7 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
         if os.environ.get("IMMREG_BENCH_REPORTS_CHILDREN"):
             # e.g. "190000,950000" to stop before the 20M-dose step.
             steps = tuple(int(x) for x in os.environ["IMMREG_BENCH_REPORTS_CHILDREN"].split(","))
-    url, schema = _schema_url(base)
+    url, schema = scratch_schema(base, "bench_reports")
     try:
         backend = open_backend(url, create_schema=True)
         with backend.unit_of_work() as uow:
@@ -253,4 +234,4 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
                 yield record("reports", "national_leaves_exact_s", seconds, "s", n=1, **extra)
         backend.close()
     finally:
-        _drop(base, schema)
+        drop_schema(base, schema)

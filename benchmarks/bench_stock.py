@@ -14,14 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
 import sqlalchemy as sa
 
-from _util import median, postgres_url, record
+from _util import drop_schema, median, postgres_url, record, scratch_schema
 from immreg.backends import open_backend
 from immreg.model import Lot, OrgLevel, OrgUnit, ParentLink, VaccineProduct
 from immreg.stock import ledger
@@ -30,23 +28,6 @@ from immreg.stock.reports import monthly_report
 
 _START = dt.date(2025, 1, 1)
 _PRODUCTS = ("PENTA", "BCG", "OPV", "MR")
-
-
-def _schema_url(base: str) -> tuple[str, str]:
-    schema = f"bench_stock_{uuid.uuid4().hex[:8]}"
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'create schema "{schema}"'))
-    engine.dispose()
-    sep = "&" if "?" in base else "?"
-    return f"{base}{sep}options={quote(f'-csearch_path={schema}')}", schema
-
-
-def _drop(base: str, schema: str) -> None:
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'drop schema "{schema}" cascade'))
-    engine.dispose()
 
 
 def _world(communes: int) -> list[OrgUnit]:
@@ -72,7 +53,7 @@ def _setup(url: str, communes: int) -> Any:
 
 
 def _bench_append(base: str, n: int) -> dict[str, Any]:
-    url, schema = _schema_url(base)
+    url, schema = scratch_schema(base, "bench_stock")
     try:
         backend = _setup(url, 1)
         with backend.unit_of_work() as uow:
@@ -130,11 +111,11 @@ def _bench_append(base: str, n: int) -> dict[str, Any]:
             baseline_uow_insert_commit_per_s=round(n / uow_baseline, 1),
         )
     finally:
-        _drop(base, schema)
+        drop_schema(base, schema)
 
 
 def _bench_report(base: str, communes: int, per_day: int, runs: int) -> Iterator[dict[str, Any]]:
-    url, schema = _schema_url(base)
+    url, schema = scratch_schema(base, "bench_stock")
     try:
         backend = _setup(url, communes)
         rows = io.StringIO()
@@ -187,7 +168,7 @@ def _bench_report(base: str, communes: int, per_day: int, runs: int) -> Iterator
             backend="postgresql",
         )
     finally:
-        _drop(base, schema)
+        drop_schema(base, schema)
 
 
 def run(quick: bool) -> Iterator[dict[str, Any]]:
