@@ -23,7 +23,7 @@ import hashlib
 import math
 import operator
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import attrs
 
@@ -110,19 +110,41 @@ def summarize(
     return tuple(sorted(out, key=lambda s: s.vaccine_group))
 
 
-@attrs.frozen
-class DueRow:
-    """A stored summary with what a due list shows of its person (a repository result).
+class DueRow(NamedTuple):
+    """A stored summary, flat, with what a due list shows of its person (a repository result).
+
+    A named tuple, not a frozen class: a commune's due list reads thousands of them per
+    request, and a tuple costs a fraction of a frozen class to build and to unpack.
+
+    The first eight fields are a :class:`DueSummary`'s, in its order (``subject_id``,
+    ``vaccine_group``, ``dose_number``, ``earliest``, ``recommended``, ``past_due``,
+    ``latest``, ``vaccines``); then:
 
     Attributes:
-        summary: The summary.
         name: The person's full name.
         birth_date: Date of birth.
     """
 
-    summary: DueSummary
+    subject_id: str
+    vaccine_group: str
+    dose_number: int
+    earliest: dt.date
+    recommended: dt.date
+    past_due: dt.date | None
+    latest: dt.date | None
+    vaccines: tuple[str, ...]
     name: str
     birth_date: dt.date
+
+    @classmethod
+    def of(cls, summary: DueSummary, name: str, birth_date: dt.date) -> DueRow:
+        """The row of a stored summary and its person's name and birth date."""
+        return cls._make((*attrs.astuple(summary, recurse=False), name, birth_date))
+
+    @property
+    def summary(self) -> DueSummary:
+        """The stored summary the row holds."""
+        return DueSummary(*self[:8])
 
 
 class DueStatus(enum.Enum):
@@ -133,9 +155,10 @@ class DueStatus(enum.Enum):
     DEFAULTER = "defaulter"
 
 
-@attrs.frozen
-class DueEntry:
+class DueEntry(NamedTuple):
     """One person due for one vaccine group's dose at a session.
+
+    A named tuple (a due list holds thousands; see :class:`DueRow`).
 
     Attributes:
         subject_id: The person.
@@ -214,6 +237,7 @@ def _non_negative(field: str, value: int) -> None:
 
 
 _first_three = operator.itemgetter(0, 1, 2)
+_by_name = operator.itemgetter(1, 0)  # a DueEntry's name, then its subject id
 
 
 def build_due_list(
@@ -254,50 +278,42 @@ def build_due_list(
     needs: dict[str, set[str]] = {}
     chosen: dict[tuple[str, ...], str | None] = {}  # the product for each vaccine list
     late: list[tuple[int, str, str, DueEntry]] = []
+    listed: set[str] = set()
     due, overdue_, defaulter = DueStatus.DUE, DueStatus.OVERDUE, DueStatus.DEFAULTER
-    for row in rows:
-        s = row.summary
-        if s.earliest > session_date or s.recommended > window_end:
+    # One pass, unpacking each row in place: this loop is most of a large commune's list.
+    for sid, group, number, earliest, recommended, past_due, latest, vaccines, name, born in rows:
+        if earliest > session_date or recommended > window_end:
             continue
-        if s.latest is not None and s.latest < session_date:
+        if latest is not None and latest < session_date:
             continue
-        overdue = 0
-        status = due
-        if s.past_due is not None and s.past_due <= session_date:
-            overdue = (session_date - s.past_due).days
+        if past_due is not None and past_due <= session_date:
+            overdue = (session_date - past_due).days
             status = defaulter if overdue >= defaulter_days else overdue_
-        vaccines = s.vaccines
+        else:
+            overdue = 0
+            status = due
         if vaccines in chosen:
             product = chosen[vaccines]
         else:
             product = chosen[vaccines] = next((v for v in vaccines if v in products), None)
         entry = DueEntry(
-            s.subject_id,
-            row.name,
-            row.birth_date,
-            s.vaccine_group,
-            s.dose_number,
-            s.recommended,
-            s.past_due,
-            overdue,
-            status,
-            product,
+            sid, name, born, group, number, recommended, past_due, overdue, status, product
         )
-        if s.vaccine_group in by_group:
-            by_group[s.vaccine_group].append(entry)
+        if group in by_group:
+            by_group[group].append(entry)
         else:
-            by_group[s.vaccine_group] = [entry]
+            by_group[group] = [entry]
+        listed.add(sid)
         if status is defaulter:
-            late.append((-overdue, s.subject_id, s.vaccine_group, entry))
+            late.append((-overdue, sid, group, entry))
         if product is not None:
             # One pentavalent dose serves three groups: count the person once per product.
             if product in needs:
-                needs[product].add(s.subject_id)
+                needs[product].add(sid)
             else:
-                needs[product] = {s.subject_id}
-    by_name = operator.attrgetter("name", "subject_id")
+                needs[product] = {sid}
     groups = tuple(
-        DueGroup(g, tuple(sorted(es, key=by_name))) for g, es in sorted(by_group.items())
+        DueGroup(g, tuple(sorted(es, key=_by_name))) for g, es in sorted(by_group.items())
     )
     demand = tuple(
         ProductDemand(code, len(people), math.ceil(len(people) / products[code].doses_per_vial))
@@ -307,7 +323,7 @@ def build_due_list(
     # and the entries themselves are never compared).
     late.sort(key=_first_three)
     defaulters = tuple(item[3] for item in late)
-    people = len({e.subject_id for es in by_group.values() for e in es})
+    people = len(listed)
     return DueList(org_unit_id, session_date, window_end, groups, demand, defaulters, people)
 
 

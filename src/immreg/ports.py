@@ -491,8 +491,10 @@ class DueSummaryRepository(Protocol):
     def list_due(
         self, org_unit_ids: Sequence[str], *, on: dt.date, until: dt.date
     ) -> list[DueRow]:
-        """Summaries recommended on or before ``until`` of people resident on ``on`` in one
-        of ``org_unit_ids`` and not dead by then, ordered by subject id then vaccine group.
+        """Summaries recommended on or before ``until`` that can be given on ``on``
+        (``earliest`` on or before it, ``latest`` not before it), of people resident on
+        ``on`` in one of ``org_unit_ids`` and not dead by then, ordered by subject id then
+        vaccine group.
         """
 
     def list_targets(

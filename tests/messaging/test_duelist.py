@@ -44,7 +44,7 @@ def _row(
     earliest: dt.date | None = None,
 ) -> DueRow:
     s = DueSummary(sid, group, 2, earliest or rec, rec, past_due, None, vaccines)
-    return DueRow(s, f"Name {sid}", dt.date(2026, 1, 1))
+    return DueRow.of(s, f"Name {sid}", dt.date(2026, 1, 1))
 
 
 def test_due_list_groups_demand_and_defaulters() -> None:

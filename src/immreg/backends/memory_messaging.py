@@ -78,14 +78,16 @@ class MemoryDueSummaryRepository:
     def list_due(
         self, org_unit_ids: Sequence[str], *, on: dt.date, until: dt.date
     ) -> list[DueRow]:
-        """Summaries due by ``until`` of living residents of ``org_unit_ids`` on ``on``."""
+        """Summaries due by ``until`` that can be given on ``on``, of living residents of
+        ``org_unit_ids`` on ``on``."""
         out = []
         for subject in self._uow.subjects.list_resident(org_unit_ids, on=on):
             if subject.deceased_on is not None and subject.deceased_on <= on:
                 continue
             for s in self.list_for_subject(subject.id):
-                if s.recommended <= until:
-                    out.append(DueRow(s, subject.full_name, subject.birth_date))
+                givable = s.earliest <= on and (s.latest is None or s.latest >= on)
+                if s.recommended <= until and givable:
+                    out.append(DueRow.of(s, subject.full_name, subject.birth_date))
         return out
 
     def list_targets(

@@ -201,13 +201,35 @@ class DueSummaryRepositoryContract(MessagingContractBase):
             uow.commit()
         with backend.unit_of_work() as uow:
             rows = uow.due.list_due(["C1", "S1"], on=day, until=day)
-        assert [(r.summary.subject_id, r.summary.vaccine_group) for r in rows] == [
+        assert [(r.subject_id, r.vaccine_group) for r in rows] == [
             ("here", "Sởi"),
             ("moves-later", "Sởi"),
             ("site", "Sởi"),
         ]
         assert rows[0].name == "Nguyễn Bé here"
         assert rows[0].birth_date == _BORN
+        assert rows[0].summary == DueSummary("here", "Sởi", 1, day, day)
+
+    def test_list_due_takes_what_can_be_given_on_the_day(self, backend: Backend) -> None:
+        day = dt.date(2026, 5, 20)
+        week = dt.timedelta(days=7)
+        self.seed(backend, child("a"))
+        with backend.unit_of_work() as uow:
+            uow.due.replace(
+                "a",
+                [
+                    DueSummary("a", "Bạch hầu", 2, day - week, day - week, latest=day),
+                    DueSummary("a", "Ho gà", 2, day + week, day - week),  # not valid yet
+                    DueSummary("a", "Rota", 3, day - week, day - week, latest=day - week),
+                    DueSummary("a", "Uốn ván", 2, day, day, day + week, None, ("DTP",)),
+                ],
+            )
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            rows = uow.due.list_due(["C1"], on=day, until=day)
+        assert [r.vaccine_group for r in rows] == ["Bạch hầu", "Uốn ván"]
+        assert rows[1].vaccines == ("DTP",)
+        assert rows[1].past_due == day + week
 
     def test_replace_many_replaces_each_subject(self, backend: Backend) -> None:
         day = dt.date(2026, 5, 20)
@@ -295,7 +317,7 @@ class DueSummaryRepositoryContract(MessagingContractBase):
         with backend.unit_of_work(scope="C2") as uow:
             rows = uow.due.list_due(["C1"], on=day, until=day)
             targets = uow.due.list_targets(["C1"], on=day, since=None, until=day)
-        assert [r.summary.subject_id for r in rows] == ["came"]
+        assert [r.subject_id for r in rows] == ["came"]
         assert [t.subject_id for t in targets] == ["came"]
 
 

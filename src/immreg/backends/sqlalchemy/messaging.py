@@ -61,18 +61,32 @@ BULK_ROWS = 5_000
 _ever = residences.alias("ever")
 
 
+_SPACE = sa.literal_column("' '", sa.Text)  # a constant, not a parameter per query
+
+
 @functools.cache
 def _resident_summaries(dialect: str, kind: str, scoped: bool) -> sa.Select[Any]:
     # Summaries of the people resident on :on in one of :units (ix_residences_org_unit, the
     # units as ONE parameter: see queries.units_param) and alive then, joined by primary
-    # key, with the person's names and their birth date ("due") or caregivers ("targets",
-    # which also keeps only summaries from :since and not past their latest day on :on).
+    # key, not past their latest day on :on, with the person's full name (joined by the
+    # server, family name first as Subject.full_name) and birth date ("due", which keeps
+    # the summaries that can be given on :on) or names and caregivers ("targets", which
+    # keeps the summaries from :since).
     # No ORDER BY: the callers group and sort in Python, in byte order as the memory
     # backend does (PostgreSQL's collation order of the group names differs, and costs).
     # Caregivers as their JSON text: decoded once per person, not once per summary row.
-    last = subjects.c.birth_date if kind == "due" else sa.cast(subjects.c.caregivers, sa.Text)
+    full_name = subjects.c.family_name.op("||")(_SPACE).op("||")(subjects.c.given_name)
+    person: tuple[Any, ...] = (
+        (full_name, subjects.c.birth_date)
+        if kind == "due"
+        else (
+            subjects.c.family_name,
+            subjects.c.given_name,
+            sa.cast(subjects.c.caregivers, sa.Text),
+        )
+    )
     stmt = (
-        sa.select(*due_summaries.c, subjects.c.family_name, subjects.c.given_name, last)
+        sa.select(*due_summaries.c, *person)
         .select_from(
             residences.join(subjects, subjects.c.id == residences.c.subject_id).join(
                 due_summaries, due_summaries.c.subject_id == residences.c.subject_id
@@ -84,22 +98,22 @@ def _resident_summaries(dialect: str, kind: str, scoped: bool) -> sa.Select[Any]
             sa.or_(residences.c.end.is_(None), residences.c.end > sa.bindparam("on")),
             sa.or_(subjects.c.deceased_on.is_(None), subjects.c.deceased_on > sa.bindparam("on")),
             due_summaries.c.recommended <= sa.bindparam("until"),
+            sa.or_(due_summaries.c.latest.is_(None), due_summaries.c.latest >= sa.bindparam("on")),
         )
     )
     if kind == "targets":
-        stmt = stmt.where(
-            due_summaries.c.recommended >= sa.bindparam("since"),
-            sa.or_(due_summaries.c.latest.is_(None), due_summaries.c.latest >= sa.bindparam("on")),
-        )
+        stmt = stmt.where(due_summaries.c.recommended >= sa.bindparam("since"))
+    else:  # a due list gives what can be given on the day
+        stmt = stmt.where(due_summaries.c.earliest <= sa.bindparam("on"))
     if scoped:
         # The scoping rule of every backend: a subject is inside if any of its residences,
         # at any time, is in the scope's subtree.
-        stmt = stmt.where(
-            sa.exists().where(
-                _ever.c.subject_id == residences.c.subject_id,
-                _ever.c.org_unit_id.in_(sa.bindparam("scope_units", expanding=True)),
-            )
-        )
+        if dialect == "postgresql":  # one array parameter (see uow.fetch_tuples)
+            scope = sa.bindparam("scope_units", type_=postgresql.ARRAY(sa.String()))
+            inside = _ever.c.org_unit_id == sa.any_(scope)
+        else:
+            inside = _ever.c.org_unit_id.in_(sa.bindparam("scope_units", expanding=True))
+        stmt = stmt.where(sa.exists().where(_ever.c.subject_id == residences.c.subject_id, inside))
     return stmt
 
 
@@ -373,6 +387,7 @@ class SqlAlchemyDueSummaryRepository:
         _bulk_in_uow(self._uow, due_summaries, rows, ignore=False)
 
     def _rows(self, kind: str, org_unit_ids: Sequence[str], params: dict[str, Any]) -> Any:
+        # The query's rows, in no order, as plain tuples.
         units = list(dict.fromkeys(org_unit_ids))
         if not units:
             return []
@@ -383,10 +398,8 @@ class SqlAlchemyDueSummaryRepository:
             params["scope_units"] = sorted(self._uow.subtree())
         stmt = _resident_summaries(dialect, kind, scoped)
         if kind == "due" and dialect == "postgresql":
-            rows = self._few_people(stmt, params)
-        else:
-            rows = self._uow.run(stmt, params).all()
-        return sorted(rows, key=_by_subject_and_group)
+            return self._few_people(stmt, params)
+        return self._uow.fetch_tuples(stmt, params)
 
     def _few_people(self, stmt: sa.Select[Any], params: dict[str, Any]) -> Any:
         # A due list reads a few thousand people of a table of up to millions, all in
@@ -399,32 +412,30 @@ class SqlAlchemyDueSummaryRepository:
         run = self._uow.run
         old: Any = run(_swap_planner, {"page": "1.1", "workers": "0"}).one()
         try:
-            return run(stmt, params).all()
+            return self._uow.fetch_tuples(stmt, params)
         finally:
             run(_swap_planner, {"page": old[0], "workers": old[1]})
 
     def list_due(
         self, org_unit_ids: Sequence[str], *, on: dt.date, until: dt.date
     ) -> list[DueRow]:
-        """Summaries due by ``until`` of living residents of ``org_unit_ids`` on ``on``.
+        """Summaries due by ``until`` that can be given on ``on``, of living residents of
+        ``org_unit_ids`` on ``on`` (see the port).
 
         One query. In a scoped unit of work, only org units inside the scope are listed.
         """
         rows = self._rows("due", org_unit_ids, {"on": on, "until": until})
-        # Positional tuples and no per-row helper calls: this loop is much of the due
-        # list's time for a large commune. A commune's rows name a few dozen vaccine lists.
-        # The rows come sorted by subject: the name is joined once per person.
+        # One named tuple per row, straight from the row's columns: this loop is much of a
+        # large commune's due list. A commune's rows name a few dozen vaccine lists.
         codes: dict[str, tuple[str, ...]] = {}
-        out = []
-        person, name = None, ""
-        for sid, group, n, earliest, rec, past, latest, vaccines, family, given, born in rows:
+        out: list[DueRow] = []
+        append = out.append
+        for sid, group, n, earliest, rec, past, latest, vaccines, name, born in rows:
             listed = codes.get(vaccines)
             if listed is None:
                 listed = codes[vaccines] = tuple(vaccines.split())
-            if sid != person:
-                person, name = sid, f"{family} {given}"
-            summary = DueSummary(sid, group, n, earliest, rec, past, latest, listed)
-            out.append(DueRow(summary, name, born))
+            append(DueRow(sid, group, n, earliest, rec, past, latest, listed, name, born))
+        out.sort(key=_by_subject_and_group)
         return out
 
     def list_targets(
@@ -441,7 +452,7 @@ class SqlAlchemyDueSummaryRepository:
         in E.164 form), without rebuilding the person.
         """
         params = {"on": on, "until": until, "since": since or dt.date.min}
-        rows = self._rows("targets", org_unit_ids, params)
+        rows = sorted(self._rows("targets", org_unit_ids, params), key=_by_subject_and_group)
         codes: dict[str, tuple[str, ...]] = {}
         out = []
         for sid, group in itertools.groupby(rows, itemgetter(0)):

@@ -106,6 +106,21 @@ def _raise_translated(e: BaseException) -> NoReturn:
     raise translate_error(e) from e
 
 
+_DRIVER_SQL: weakref.WeakKeyDictionary[sa.Select[Any], str] = weakref.WeakKeyDictionary()
+
+
+def _driver_sql(statement: sa.Select[Any], dialect: sa.Dialect) -> str:
+    # A statement's SQL in the driver's parameter style, compiled once (statements built
+    # once per process, as the repositories' are, are compiled once).
+    sql = _DRIVER_SQL.get(statement)
+    if sql is None:
+        compiled = statement.compile(dialect=dialect)
+        if compiled.positional or "POSTCOMPILE" in compiled.string:
+            raise TypeError("fetch_tuples takes named, non-expanding parameters only")
+        sql = _DRIVER_SQL[statement] = compiled.string
+    return sql
+
+
 class SqlAlchemySubjectRepository:
     """Subjects in SQL (see :class:`immreg.ports.SubjectRepository`).
 
@@ -608,6 +623,34 @@ class SqlAlchemyUnitOfWork:
         try:
             return self.connection.execute(statement, params)
         except sa.exc.DBAPIError as e:
+            self._discard()
+            _raise_translated(e)
+
+    def fetch_tuples(self, statement: sa.Select[Any], params: Mapping[str, Any]) -> list[Any]:
+        """Run a query and return its rows as plain tuples, errors translated as by
+        :meth:`run`.
+
+        For reads of thousands of rows in a request (a commune's due list). On PostgreSQL
+        the query goes straight to the driver's cursor, in binary format, compiled once per
+        statement: no SQLAlchemy result or row objects, a third of the client's time for
+        such a read. The statement must not use expanding parameters there (an array
+        parameter with ``= ANY`` does the same). Elsewhere it is :meth:`run`'s rows.
+
+        Raises:
+            ConflictError: A concurrent transaction won.
+            BackendError: Any other database failure.
+        """
+        connection = self.connection
+        if connection.dialect.name != "postgresql":
+            return [tuple(r) for r in self.run(statement, params)]
+        sql = _driver_sql(statement, connection.dialect)
+        driver: Any = connection.connection.dbapi_connection
+        try:
+            with driver.cursor(binary=True) as cursor:
+                cursor.execute(sql, params)
+                rows: list[Any] = cursor.fetchall()
+                return rows
+        except connection.dialect.loaded_dbapi.Error as e:
             self._discard()
             _raise_translated(e)
 
