@@ -37,11 +37,27 @@ __all__ = [
     "VaccineGroupForecast",
     "add",
     "assess",
+    "engine_build",
     "evaluate",
     "forecast",
     "load_schedule",
     "parse_duration",
 ]
+
+
+def engine_build() -> str:
+    """How the engine's fast path (:mod:`immreg.schedule.compiled`) was built.
+
+    Returns:
+        ``"mypyc"`` when the module was compiled into a C extension at install time (the
+        default; see the installation notes in the documentation), ``"pure"`` when it runs
+        as Python (an ``IMMREG_PURE_PYTHON=1`` build, or no extension for this interpreter).
+        Results are the same either way; only the speed differs.
+    """
+    from immreg.schedule import compiled
+
+    return "pure" if compiled.__file__.endswith(".py") else "mypyc"
+
 
 _PACKS = Path(__file__).resolve().parent / "packs"
 _CACHE: dict[str, Schedule] = {}

@@ -162,28 +162,33 @@ _Quick = tuple[
 _KINDS = {"age": 0, "interval": 1, "vaccine_count_by_age": 2, "vaccine_count_by_date": 2}
 
 
+# The attributes of a compiled target dose (_layout reads them; mypyc classes have no
+# __slots__ to read at run time).
+_TARGET_FIELDS = (
+    "age",
+    "allowable",
+    "any_age",
+    "epoch_rules",
+    "epochs",
+    "inadvertent",
+    "intervals",
+    "number",
+    "offered",
+    "offered_always",
+    "one_skip",
+    "preferable",
+    "priority",
+    "quick",
+    "rule_id",
+    "season_start",
+    "skips",
+)
+
+
 class _Target:
     """One compiled target dose (CDSi 4.6 §3.1): ages as age-table positions."""
 
-    __slots__ = (
-        "age",
-        "allowable",
-        "any_age",
-        "epoch_rules",
-        "epochs",
-        "inadvertent",
-        "intervals",
-        "number",
-        "offered",
-        "offered_always",
-        "one_skip",
-        "preferable",
-        "priority",
-        "quick",
-        "rule_id",
-        "season_start",
-        "skips",
-    )
+    __slots__ = _TARGET_FIELDS
 
     def __init__(self) -> None:
         self.number = 0
@@ -521,7 +526,7 @@ def _layout(plan: AntigenPlan, n: int) -> tuple[object, ...]:
         plan.max_start,
         plan.conflicts,
         plan.forecast_conflicts[:n],
-        tuple(tuple(getattr(t, name) for name in _Target.__slots__) for t in plan.targets[:n]),
+        tuple(tuple(getattr(t, name) for name in _TARGET_FIELDS) for t in plan.targets[:n]),
     )
 
 
