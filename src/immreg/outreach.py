@@ -36,7 +36,6 @@ from immreg.duelist import (
 from immreg.errors import ValidationError
 from immreg.messaging import OutboxStatus
 from immreg.model import AdministeredDose, Subject
-from immreg.orgunits import OrgTree
 from immreg.ports import Backend, UnitOfWork
 from immreg.schedule import Dose, Patient, Schedule
 from immreg.schedule.batch import forecast_many
@@ -159,8 +158,7 @@ def summaries_of(
 
 
 def _units(uow: UnitOfWork, org_unit_id: str, on: dt.date) -> list[str]:
-    uow.org_units.get(org_unit_id)
-    return sorted(OrgTree(uow.org_units.list_all()).subtree(org_unit_id, on=on))
+    return sorted(uow.org_units.subtree_ids(org_unit_id, on=on))
 
 
 def due_list(

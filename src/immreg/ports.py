@@ -191,6 +191,14 @@ class OrgUnitRepository(Protocol):
     def list_all(self) -> list[OrgUnit]:
         """Every org unit, ordered by id."""
 
+    def subtree_ids(self, org_unit_id: str, *, on: dt.date) -> set[str]:
+        """The unit and every unit below it on ``on``, through the parent links that hold
+        that day (as :meth:`immreg.orgunits.OrgTree.subtree`), without reading the tree.
+
+        Raises:
+            NotFoundError: No such org unit.
+        """
+
 
 class LotRepository(Protocol):
     """Stores vaccine lots."""

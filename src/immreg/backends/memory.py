@@ -35,6 +35,7 @@ from immreg.backends.memory_reports import MemoryReportRepository
 from immreg.backends.memory_stock import MemoryStockLedger, StockStore
 from immreg.errors import ConflictError, NotFoundError, ScopeError, ValidationError
 from immreg.model import AdministeredDose, AuditEntry, Lot, OrgUnit, Subject, VaccineProduct
+from immreg.orgunits import OrgTree
 from immreg.ports import BulkBatch
 from immreg.registry.records import AefiReport, DoseVerification, MergeRecord, PregnancyEpisode
 
@@ -373,6 +374,14 @@ class MemoryOrgUnitRepository:
     def list_all(self) -> list[OrgUnit]:
         """Every org unit, ordered by id."""
         return sorted(self._rows.values(), key=lambda u: u.id)
+
+    def subtree_ids(self, org_unit_id: str, *, on: dt.date) -> set[str]:
+        """The unit and every unit below it on ``on``.
+
+        Raises:
+            NotFoundError: No such org unit.
+        """
+        return OrgTree(self._rows.values()).subtree(org_unit_id, on=on)
 
 
 class MemoryLotRepository:

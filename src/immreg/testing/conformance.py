@@ -860,6 +860,20 @@ class CatalogueRepositoryContract(ContractBase):
         assert self.read(backend, lambda u: u.catalogue.get_product("BCG")) == SEED.products[0]
 
 
+#: A commune that moved from HN to HCM on 2025-07-01 (the 2025 reorganisation).
+_MOVED = OrgUnit(
+    "X-1",
+    "Xã Tân Phú",
+    OrgLevel.COMMUNE,
+    parents=(
+        ParentLink("HN", dt.date(2004, 2, 29), dt.date(2025, 7, 1)),
+        ParentLink("HCM", dt.date(2025, 7, 1)),
+    ),
+    opened=dt.date(2004, 2, 29),
+    closed=dt.date(2030, 12, 31),
+)
+
+
 class OrgUnitRepositoryContract(ContractBase):
     """:class:`~immreg.ports.OrgUnitRepository`."""
 
@@ -883,17 +897,7 @@ class OrgUnitRepositoryContract(ContractBase):
 
     def test_effective_dated_parents_survive(self, backend: Backend) -> None:
         self.seed(backend)
-        moved = OrgUnit(
-            "X-1",
-            "Xã Tân Phú",
-            OrgLevel.COMMUNE,
-            parents=(
-                ParentLink("HN", dt.date(2004, 2, 29), dt.date(2025, 7, 1)),
-                ParentLink("HCM", dt.date(2025, 7, 1)),
-            ),
-            opened=dt.date(2004, 2, 29),
-            closed=dt.date(2030, 12, 31),
-        )
+        moved = _MOVED
         with backend.unit_of_work() as uow:
             uow.org_units.add(moved)
             uow.commit()
@@ -901,6 +905,32 @@ class OrgUnitRepositoryContract(ContractBase):
         assert stored == moved
         assert stored.parent_on(dt.date(2025, 6, 30)) == "HN"
         assert stored.parent_on(dt.date(2025, 7, 1)) == "HCM"
+
+    def test_subtree_ids_follow_the_links_of_the_day(self, backend: Backend) -> None:
+        self.seed(backend)
+        moved = _MOVED
+        site = _unit("X-1-S", "Trạm Y tế", OrgLevel.SITE, "X-1")
+        with backend.unit_of_work() as uow:
+            uow.org_units.add(site)  # a child before its parent
+            uow.org_units.add(moved)
+            uow.commit()
+        before, after = dt.date(2025, 6, 30), dt.date(2025, 7, 1)
+        with backend.unit_of_work() as uow:
+            assert uow.org_units.subtree_ids("HN", on=before) == {
+                "HN", "HN-BD", "HN-BD-S1", "X-1", "X-1-S"
+            }  # fmt: skip
+            assert uow.org_units.subtree_ids("HN", on=after) == {"HN", "HN-BD", "HN-BD-S1"}
+            assert uow.org_units.subtree_ids("HCM", on=after) == {
+                "HCM", "HCM-Q1", "X-1", "X-1-S"
+            }  # fmt: skip
+            assert uow.org_units.subtree_ids("X-1-S", on=after) == {"X-1-S"}
+            # Before its first link the commune is a root of its own tree.
+            assert uow.org_units.subtree_ids("X-1", on=dt.date(2000, 1, 1)) == {"X-1", "X-1-S"}
+            assert uow.org_units.subtree_ids("VN", on=after) == {u.id for u in SEED.org_units} | {
+                "X-1", "X-1-S"
+            }  # fmt: skip
+            with pytest.raises(NotFoundError):
+                uow.org_units.subtree_ids("nowhere", on=after)
 
     def test_missing_unit(self, backend: Backend) -> None:
         with backend.unit_of_work() as uow:

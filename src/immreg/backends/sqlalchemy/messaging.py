@@ -120,11 +120,13 @@ def _resident_summaries(dialect: str, kind: str, scoped: bool) -> sa.Select[Any]
 #: The planner settings as they were, then set for the due-list query (one round trip: the
 #: subquery, not flattened under OFFSET 0, reads them before the outer select sets them).
 _swap_planner = sa.text(
-    "SELECT old.page, old.workers, "
+    "SELECT old.page, old.workers, old.joins, "
     "set_config('random_page_cost', :page, true), "
-    "set_config('max_parallel_workers_per_gather', :workers, true) "
+    "set_config('max_parallel_workers_per_gather', :workers, true), "
+    "set_config('join_collapse_limit', :joins, true) "
     "FROM (SELECT current_setting('random_page_cost') AS page, "
-    "current_setting('max_parallel_workers_per_gather') AS workers OFFSET 0) AS old"
+    "current_setting('max_parallel_workers_per_gather') AS workers, "
+    "current_setting('join_collapse_limit') AS joins OFFSET 0) AS old"
 )
 
 _select_message = sa.select(outbox).where(outbox.c.key == sa.bindparam("b_key"))
@@ -408,13 +410,17 @@ class SqlAlchemyDueSummaryRepository:
         # residents by primary key, and on a large one (1,000,000) gathers parallel workers,
         # which on a busy machine wait for a core. With the cost of a cached page (1.1) and
         # no workers it takes one nested loop, whose time does not grow with the registry.
+        # And the joins in the order written (join_collapse_limit 1): residents, then their
+        # subject rows (one probe per person), then their summaries. Left free, the planner
+        # probes the subject once per summary row, about 2.3 times as many probes (8 ms
+        # against 11 of server time on 1,000,000 children).
         # The settings are the transaction's (set_config(..., true)), put back after.
         run = self._uow.run
-        old: Any = run(_swap_planner, {"page": "1.1", "workers": "0"}).one()
+        old: Any = run(_swap_planner, {"page": "1.1", "workers": "0", "joins": "1"}).one()
         try:
             return self._uow.fetch_tuples(stmt, params)
         finally:
-            run(_swap_planner, {"page": old[0], "workers": old[1]})
+            run(_swap_planner, {"page": old[0], "workers": old[1], "joins": old[2]})
 
     def list_due(
         self, org_unit_ids: Sequence[str], *, on: dt.date, until: dt.date

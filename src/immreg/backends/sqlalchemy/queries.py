@@ -70,7 +70,6 @@ def insert_ignore(table: sa.Table, dialect_name: str) -> Any:
         raise NotImplementedError(f"no INSERT ... ON CONFLICT DO NOTHING for {dialect_name}")
     # SQLAlchemy keeps the rowcount of an INSERT only when asked.
     return stmt.execution_options(preserve_rowcount=True)
-    return stmt.execution_options(preserve_rowcount=True)
 
 
 def _subtree_cte() -> sa.CTE:
@@ -86,6 +85,26 @@ def _subtree_cte() -> sa.CTE:
 
 
 _SUBTREE = _subtree_cte()
+
+
+def _subtree_on_cte() -> sa.CTE:
+    # The unit ``root``, then every unit whose parent link holding on ``on`` is to a unit
+    # already in the set (ix_org_unit_parents_parent): the tree of one day, as OrgTree.
+    base = sa.select(org_units.c.id).where(org_units.c.id == sa.bindparam("root"))
+    cte = base.cte("subtree_on", recursive=True)
+    step = (
+        sa.select(org_unit_parents.c.org_unit_id)
+        .join(cte, org_unit_parents.c.parent_id == cte.c.id)
+        .where(
+            org_unit_parents.c.start <= sa.bindparam("on"),
+            sa.or_(org_unit_parents.c.end.is_(None), org_unit_parents.c.end > sa.bindparam("on")),
+        )
+    )
+    return cte.union(step)
+
+
+#: The ids of the subtree of ``root`` on the day ``on`` (empty when there is no such unit).
+subtree_on = sa.select(_subtree_on_cte().c.id)
 
 #: The ids of the scope unit's subtree (parameter ``scope``).
 subtree = sa.select(_SUBTREE.c.id)

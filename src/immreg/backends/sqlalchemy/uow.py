@@ -465,6 +465,17 @@ class SqlAlchemyOrgUnitRepository:
             _org_tree_cache[self._uow.engine] = (digest, tuple(units))
         return units
 
+    def subtree_ids(self, org_unit_id: str, *, on: dt.date) -> set[str]:
+        """The unit and every unit below it on ``on``: one recursive query.
+
+        Raises:
+            NotFoundError: No such org unit.
+        """
+        ids = set(self._uow.run(queries.subtree_on, {"root": org_unit_id, "on": on}).scalars())
+        if not ids:
+            raise NotFoundError("org unit", org_unit_id)
+        return ids
+
     def _build_all(self) -> list[OrgUnit]:
         links = {
             k: list(g)
