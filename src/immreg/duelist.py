@@ -236,7 +236,6 @@ def _non_negative(field: str, value: int) -> None:
         raise ValidationError(field, "must be a whole number of days, 0 or more")
 
 
-_first_three = operator.itemgetter(0, 1, 2)
 _by_name = operator.itemgetter(1, 0)  # a DueEntry's name, then its subject id
 
 
@@ -319,9 +318,9 @@ def build_due_list(
         ProductDemand(code, len(people), math.ceil(len(people) / products[code].doses_per_vial))
         for code, people in sorted(needs.items())
     )
-    # Sorted by their keys (a person is listed once per group, so no two keys are equal
-    # and the entries themselves are never compared).
-    late.sort(key=_first_three)
+    # Sorted by their leading keys (a person is listed once per group, so no two keys are
+    # equal and the entries are never reached), without a key tuple built per item.
+    late.sort()
     defaulters = tuple(item[3] for item in late)
     people = len(listed)
     return DueList(org_unit_id, session_date, window_end, groups, demand, defaulters, people)

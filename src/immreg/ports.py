@@ -501,8 +501,8 @@ class DueSummaryRepository(Protocol):
     ) -> list[DueRow]:
         """Summaries recommended on or before ``until`` that can be given on ``on``
         (``earliest`` on or before it, ``latest`` not before it), of people resident on
-        ``on`` in one of ``org_unit_ids`` and not dead by then, ordered by subject id then
-        vaccine group.
+        ``on`` in one of ``org_unit_ids`` and not dead by then, in no particular order
+        (:func:`immreg.duelist.build_due_list` orders what it lists).
         """
 
     def list_targets(

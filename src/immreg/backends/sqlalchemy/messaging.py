@@ -441,7 +441,6 @@ class SqlAlchemyDueSummaryRepository:
             if listed is None:
                 listed = codes[vaccines] = tuple(vaccines.split())
             append(DueRow(sid, group, n, earliest, rec, past, latest, listed, name, born))
-        out.sort(key=_by_subject_and_group)
         return out
 
     def list_targets(
