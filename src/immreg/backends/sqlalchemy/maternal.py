@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from immreg.backends.sqlalchemy.registry import _pregnancy
+from immreg.backends.sqlalchemy.registry import pregnancy_from_row
 from immreg.backends.sqlalchemy.registry_tables import registry_pregnancies as _p
 from immreg.backends.sqlalchemy.tables import doses, residences, subjects
 from immreg.indicators import UNASSIGNED
@@ -97,7 +97,7 @@ class SqlAlchemyMaternalRepository:
         history = self._doses(sorted({r.subject_id for r in rows}), on, product_codes)
         return [
             MaternalRecord(
-                _pregnancy(r),
+                pregnancy_from_row(r),
                 r.woman_born,
                 Sex(r.woman_sex),
                 r.unit,

@@ -44,6 +44,7 @@ __all__ = [
     "SqlAlchemyDoseVerificationRepository",
     "SqlAlchemyMergeRepository",
     "SqlAlchemyPregnancyRepository",
+    "pregnancy_from_row",
 ]
 
 _Owned = TypeVar("_Owned", AefiReport, PregnancyEpisode)
@@ -430,7 +431,8 @@ def _pregnancy_row(e: PregnancyEpisode) -> dict[str, Any]:
     }
 
 
-def _pregnancy(row: sa.Row[Any]) -> PregnancyEpisode:
+def pregnancy_from_row(row: sa.Row[Any]) -> PregnancyEpisode:
+    """The pregnancy episode of a ``pregnancies`` row (shared with the maternal reports)."""
     return PregnancyEpisode(
         id=row.id,
         subject_id=row.subject_id,
@@ -453,7 +455,7 @@ class SqlAlchemyPregnancyRepository(_OwnedRows[PregnancyEpisode]):
     _kind = "pregnancy"
     _other_owner = "is another woman's"
     _row = staticmethod(_pregnancy_row)
-    _record = staticmethod(_pregnancy)
+    _record = staticmethod(pregnancy_from_row)
 
     def _check_owner(self, owner_id: str) -> None:
         self._uow.subjects.get(owner_id)
@@ -467,4 +469,4 @@ class SqlAlchemyPregnancyRepository(_OwnedRows[PregnancyEpisode]):
         """
         self._uow.subjects.get(subject_id)
         rows = self._uow.run(_select_pregnancies, {"subject_id": subject_id})
-        return [_pregnancy(r) for r in rows]
+        return [pregnancy_from_row(r) for r in rows]
