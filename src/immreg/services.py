@@ -25,7 +25,6 @@ import attrs
 
 from immreg.errors import ConflictError, FieldError, ValidationError
 from immreg.model import MAX_NAME_LENGTH, AdministeredDose, AuditEntry, OrgUnit, Subject
-from immreg.orgunits import OrgTree
 from immreg.ports import Backend, BulkBatch, Clock, UnitOfWork
 from immreg.serialization import dumps
 from immreg.stock import ledger as stock_ledger
@@ -367,9 +366,8 @@ def list_subjects(uow: UnitOfWork, org_unit_id: str, *, on: dt.date) -> list[Sub
     Raises:
         NotFoundError: No such org unit.
     """
-    uow.org_units.get(org_unit_id)
-    tree = OrgTree(uow.org_units.list_all())
-    return uow.subjects.list_resident(sorted(tree.subtree(org_unit_id, on=on)), on=on)
+    units = uow.org_units.subtree_ids(org_unit_id, on=on)
+    return uow.subjects.list_resident(sorted(units), on=on)
 
 
 # --- bulk loading -----------------------------------------------------------------------

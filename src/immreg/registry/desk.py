@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 import attrs
 
 from immreg.model import AdministeredDose, Subject
-from immreg.orgunits import OrgTree
 from immreg.ports import UnitOfWork
 from immreg.registry import aefi, codes, dedup, history, merge, residence
 from immreg.registry.records import AefiReport, DoseVerification, MergeRecord, Outcome
@@ -78,9 +77,8 @@ class RegistryDesk:
         """
         day = on or self._registry.clock.today()
         with self._uow() as uow:
-            uow.org_units.get(org_unit_id)
-            tree = OrgTree(uow.org_units.list_all())
-            people = uow.subjects.list_resident(sorted(tree.subtree(org_unit_id, on=day)), on=day)
+            units = uow.org_units.subtree_ids(org_unit_id, on=day)
+            people = uow.subjects.list_resident(sorted(units), on=day)
         pairs = dedup.find_duplicates((dedup.match_record(s) for s in people), threshold=threshold)
         return sorted(pairs, key=lambda p: (-p.score, p.left_id, p.right_id))
 
