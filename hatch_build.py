@@ -33,11 +33,22 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-# The modules compiled, relative to src/.
-MODULES = ("immreg/schedule/compiled.py",)
+# The modules compiled, relative to src/: the fast path and the batch API's loops over it.
+MODULES = ("immreg/schedule/compiled.py", "immreg/schedule/lean.py")
 # The mypy release whose mypyc compiles them (pinned: the generated C code is mypyc's).
 MYPY = "mypy==2.4.1"
 PURE_ENV = "IMMREG_PURE_PYTHON"
+# What mypyc's own command line does, with each module in a group of its own (its shared
+# library beside it in the package, named after it, rather than a hashed top-level one).
+SETUP = """\
+from setuptools import setup
+from mypyc.build import mypycify
+
+setup(
+    name="immreg-mypyc",
+    ext_modules=mypycify({modules!r}, opt_level={opt_level!r}, separate=True),
+)
+"""
 
 
 def _pure() -> bool:
@@ -87,13 +98,14 @@ class MypycBuildHook(BuildHookInterface):  # type: ignore[type-arg,misc,unused-i
             ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.pyd", "*.pyc"),
         )
         self.app.display_info(f"immreg: compiling {', '.join(MODULES)} with mypyc")
-        # The mypyc command in a scratch copy of src/: no project configuration is read,
-        # and its build/ directory and extensions stay out of the source tree.
-        env = {**os.environ, "MYPYC_OPT_LEVEL": os.environ.get("MYPYC_OPT_LEVEL", "3")}
+        # setuptools in a scratch copy of src/: no project configuration is read, and the
+        # build/ directory and the extensions stay out of the source tree.
+        setup = self._work / "setup.py"
+        opt_level = os.environ.get("MYPYC_OPT_LEVEL", "3")
+        setup.write_text(SETUP.format(modules=list(MODULES), opt_level=opt_level))
         done = subprocess.run(
-            [sys.executable, "-m", "mypyc", *MODULES],
+            [sys.executable, str(setup), "build_ext", "--inplace"],
             cwd=src,
-            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

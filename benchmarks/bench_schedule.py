@@ -14,7 +14,9 @@ pack time the same rounds after 20,000 other children, with the caches kept (age
 per birth date, shifted dates, forecasts of antigens without doses per birth date and
 assessment date): the steady state of a national run, where every birth date recurs
 thousands of times; no result of one child is reused for another child's doses. Time is
-the process's CPU time (the work is single-threaded).
+the process's CPU time (the work is single-threaded). Each record's ``build`` says how the
+engine's fast path was installed: ``"mypyc"`` (compiled, the default) or ``"pure"``
+(``IMMREG_PURE_PYTHON=1`` at install time; see :func:`immreg.schedule.engine_build`).
 
 Run: ``python benchmarks/run.py schedule``. The CDSi data directory comes from
 ``IMMREG_CDSI_DIR`` (default ``<repo>/../shared/cdsi``); without it only the Vietnamese
@@ -33,7 +35,7 @@ from typing import Any
 
 from _util import median, record
 from immreg.errors import NotFoundError
-from immreg.schedule import Dose, Patient, Schedule, load_schedule
+from immreg.schedule import Dose, Patient, Schedule, engine_build, load_schedule
 from immreg.schedule.batch import assess_many, clear_caches, forecast_many
 
 __all__ = ["run", "synthetic_children", "vn_children"]
@@ -240,6 +242,7 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
         quick: Fewer subjects and rounds, for a smoke run.
     """
     rounds = 3 if quick else 7
+    build = engine_build()  # "mypyc" or "pure": how the fast path was installed
     name, vn = _vn_schedule()
     n = 500 if quick else 5000
     for api, batch in (("assess_many", assess_many), ("forecast_many", forecast_many)):
@@ -257,6 +260,7 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
                 rounds=rounds,
                 best=round(max(rates), 1),
                 time="cpu",
+                build=build,
                 caches="warm" if warm else "cold",
             )
     if name == "vn-epi-2026":
@@ -274,6 +278,7 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
             rounds=rounds,
             best=round(max(rates), 1),
             time="cpu",
+            build=build,
         )
     data = _cdsi_dir() / "supporting-data-4.64"
     if not data.is_dir():
@@ -292,6 +297,7 @@ def run(quick: bool) -> Iterator[dict[str, Any]]:
             rounds=rounds,
             best=round(max(rates), 1),
             time="cpu",
+            build=build,
         )
 
 

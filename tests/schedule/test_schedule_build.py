@@ -1,11 +1,11 @@
-"""The fast path's build flavour: the mypyc extension, when installed, runs its own source.
+"""The fast path's build flavour: the mypyc extensions, when installed, run their own source.
 
-``hatch_build.py`` compiles :mod:`immreg.schedule.compiled` with mypyc at install time
-(``IMMREG_PURE_PYTHON=1`` builds pure Python). These tests pass on either build: they
-report which one is loaded, check that an extension is not older than its source (an
-editable install compiles once, at install time), and run the module's Python source
-beside the loaded one on random histories, so that both flavours stay tested whichever
-one the suite runs against.
+``hatch_build.py`` compiles :mod:`immreg.schedule.compiled` and
+:mod:`immreg.schedule.lean` with mypyc at install time (``IMMREG_PURE_PYTHON=1`` builds
+pure Python). These tests pass on either build: they report which one is loaded, check
+that an extension is not older than its source (an editable install compiles once, at
+install time), and run the fast path's Python source beside the loaded build on random
+histories, so that both flavours stay tested whichever one the suite runs against.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from types import ModuleType
 
 import pytest
 
-from immreg.schedule import Dose, Patient, Schedule, engine_build, load_schedule
+from immreg.schedule import Dose, Patient, Schedule, engine_build, lean, load_schedule
 from immreg.schedule import compiled as loaded
-from immreg.schedule.batch import _route
 from immreg.schedule.engine import _compiled
+from immreg.schedule.lean import _route
 
 SOURCE = Path(loaded.__file__).with_name("compiled.py")
 AS_OF = dt.date(2026, 11, 10)
@@ -32,15 +32,18 @@ VISITS = (0, 1, 42, 61, 91, 122, 152, 274, 365, 379, 548, 730, 1461, 1826, 4018)
 def test_the_build_flavour_is_reported() -> None:
     flavour = engine_build()
     assert flavour in ("mypyc", "pure")
-    if flavour == "pure":
-        assert loaded.__file__.endswith(".py")
-        return
-    assert loaded.__file__.endswith(sysconfig.get_config_var("EXT_SUFFIX") or ".so")
-    if SOURCE.is_file():
-        # An extension older than its source runs code that is no longer there: after
-        # editing the module in an editable install, install again (pip install -e .).
-        stale = SOURCE.stat().st_mtime - Path(loaded.__file__).stat().st_mtime
-        assert stale < 5, f"{loaded.__file__} is older than {SOURCE}: reinstall to rebuild"
+    for module in (loaded, lean):
+        if flavour == "pure":
+            assert module.__file__.endswith(".py")
+            continue
+        assert module.__file__.endswith(sysconfig.get_config_var("EXT_SUFFIX") or ".so")
+        built = Path(module.__file__)
+        source = built.with_name(module.__name__.rpartition(".")[2] + ".py")
+        if source.is_file():
+            # An extension older than its source runs code that is no longer there: after
+            # editing the module in an editable install, install again (pip install -e .).
+            stale = source.stat().st_mtime - built.stat().st_mtime
+            assert stale < 5, f"{built} is older than {source}: reinstall to rebuild"
 
 
 def _pure_module() -> ModuleType:

@@ -46,17 +46,20 @@ __all__ = [
 
 
 def engine_build() -> str:
-    """How the engine's fast path (:mod:`immreg.schedule.compiled`) was built.
+    """How the engine's fast path (:mod:`immreg.schedule.compiled`, :mod:`~immreg.schedule.lean`)
+    was built.
 
     Returns:
-        ``"mypyc"`` when the module was compiled into a C extension at install time (the
-        default; see the installation notes in the documentation), ``"pure"`` when it runs
-        as Python (an ``IMMREG_PURE_PYTHON=1`` build, or no extension for this interpreter).
-        Results are the same either way; only the speed differs.
+        ``"mypyc"`` when both modules were compiled into C extensions at install time (the
+        default; see "Installing" in the documentation), ``"pure"`` when they run as Python
+        (an ``IMMREG_PURE_PYTHON=1`` build, or no extension for this interpreter), and
+        ``"partial"`` when only one was. Results are the same either way; only the speed
+        differs.
     """
-    from immreg.schedule import compiled
+    from immreg.schedule import compiled, lean
 
-    return "pure" if compiled.__file__.endswith(".py") else "mypyc"
+    native = [not path.endswith(".py") for path in (compiled.__file__, lean.__file__)]
+    return "mypyc" if all(native) else "partial" if any(native) else "pure"
 
 
 _PACKS = Path(__file__).resolve().parent / "packs"
