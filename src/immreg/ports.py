@@ -17,7 +17,7 @@ Rules for every repository method:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
@@ -498,11 +498,14 @@ class DueSummaryRepository(Protocol):
 
     def list_due(
         self, org_unit_ids: Sequence[str], *, on: dt.date, until: dt.date
-    ) -> list[DueRow]:
+    ) -> Iterable[DueRow]:
         """Summaries recommended on or before ``until`` that can be given on ``on``
         (``earliest`` on or before it, ``latest`` not before it), of people resident on
         ``on`` in one of ``org_unit_ids`` and not dead by then, in no particular order
         (:func:`immreg.duelist.build_due_list` orders what it lists).
+
+        The store is read by the call; the rows may be made as they are iterated (so a
+        commune's thousands of rows need not all be alive at once), once.
         """
 
     def list_targets(

@@ -200,8 +200,7 @@ class DueSummaryRepositoryContract(MessagingContractBase):
                 )
             uow.commit()
         with backend.unit_of_work() as uow:
-            rows = uow.due.list_due(["C1", "S1"], on=day, until=day)
-        rows.sort()
+            rows = sorted(uow.due.list_due(["C1", "S1"], on=day, until=day))
         assert [(r.subject_id, r.vaccine_group) for r in rows] == [
             ("here", "Sởi"),
             ("moves-later", "Sởi"),
@@ -316,7 +315,7 @@ class DueSummaryRepositoryContract(MessagingContractBase):
         # Scoped to C2: the child who lived there once is visible (any residence, ever),
         # and is listed where she lives now; the child who never lived there is not.
         with backend.unit_of_work(scope="C2") as uow:
-            rows = uow.due.list_due(["C1"], on=day, until=day)
+            rows = list(uow.due.list_due(["C1"], on=day, until=day))
             targets = uow.due.list_targets(["C1"], on=day, since=None, until=day)
         assert [r.subject_id for r in rows] == ["came"]
         assert [t.subject_id for t in targets] == ["came"]

@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 import itertools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -343,6 +343,20 @@ def _bulk_in_uow(
         raise translate_error(e) from e
 
 
+def _due_rows(rows: list[Any]) -> Iterator[DueRow]:
+    # One named tuple per fetched row, made as the due list consumes it, so none outlives
+    # its turn: thousands of rows built at once would survive into the collector's oldest
+    # generation and set off full collections (a third of a large commune's list). The
+    # fetched rows are plain tuples of atoms, which the collector stops tracking at once.
+    # A commune's rows name a few dozen vaccine lists.
+    codes: dict[str, tuple[str, ...]] = {}
+    for sid, group, n, earliest, rec, past, latest, vaccines, name, born in rows:
+        listed = codes.get(vaccines)
+        if listed is None:
+            listed = codes[vaccines] = tuple(vaccines.split())
+        yield DueRow(sid, group, n, earliest, rec, past, latest, listed, name, born)
+
+
 class SqlAlchemyDueSummaryRepository:
     """Due summaries in SQL (see :class:`immreg.ports.DueSummaryRepository`).
 
@@ -424,24 +438,14 @@ class SqlAlchemyDueSummaryRepository:
 
     def list_due(
         self, org_unit_ids: Sequence[str], *, on: dt.date, until: dt.date
-    ) -> list[DueRow]:
+    ) -> Iterator[DueRow]:
         """Summaries due by ``until`` that can be given on ``on``, of living residents of
         ``org_unit_ids`` on ``on`` (see the port).
 
-        One query. In a scoped unit of work, only org units inside the scope are listed.
+        One query, run by this call; the rows are made as they are consumed. In a scoped
+        unit of work, only org units inside the scope are listed.
         """
-        rows = self._rows("due", org_unit_ids, {"on": on, "until": until})
-        # One named tuple per row, straight from the row's columns: this loop is much of a
-        # large commune's due list. A commune's rows name a few dozen vaccine lists.
-        codes: dict[str, tuple[str, ...]] = {}
-        out: list[DueRow] = []
-        append = out.append
-        for sid, group, n, earliest, rec, past, latest, vaccines, name, born in rows:
-            listed = codes.get(vaccines)
-            if listed is None:
-                listed = codes[vaccines] = tuple(vaccines.split())
-            append(DueRow(sid, group, n, earliest, rec, past, latest, listed, name, born))
-        return out
+        return _due_rows(self._rows("due", org_unit_ids, {"on": on, "until": until}))
 
     def list_targets(
         self,
