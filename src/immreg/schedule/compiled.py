@@ -13,6 +13,13 @@ engine (:mod:`immreg.schedule.engine`) for the features the plan allows; anythin
 conditional skips other than age and interval conditions, allowable intervals, dated
 rules) stays on the general path. A differential property test checks that the two paths
 give identical assessments.
+
+This module (and :mod:`immreg.schedule.lean`, the batch API's loops over its plans) is
+compiled with mypyc when immreg is installed (``hatch_build.py``; ``IMMREG_PURE_PYTHON=1``
+at build time keeps it Python, and it runs as Python wherever the extension is absent).
+Compiled, its annotations are checked at run time, its classes are native (no instance
+``__dict__``, no monkeypatching, no ``__slots__`` to read back) and its docstrings are
+not kept; :func:`immreg.schedule.engine_build` tells which build is loaded.
 """
 
 from __future__ import annotations
