@@ -53,8 +53,10 @@ def scratch_schema(base: str, prefix: str) -> tuple[str, str]:
     """
     import sqlalchemy as sa
 
+    from immreg.backends.sqlalchemy import create_engine
+
     schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    engine = sa.create_engine(base)
+    engine = create_engine(base)  # "postgresql://" means psycopg here too
     with engine.begin() as conn:
         conn.execute(sa.text(f'create schema "{schema}"'))
     engine.dispose()
@@ -66,7 +68,9 @@ def drop_schema(base: str, schema: str) -> None:
     """Drop a schema made by :func:`scratch_schema`, with everything in it."""
     import sqlalchemy as sa
 
-    engine = sa.create_engine(base)
+    from immreg.backends.sqlalchemy import create_engine
+
+    engine = create_engine(base)
     with engine.begin() as conn:
         conn.execute(sa.text(f'drop schema "{schema}" cascade'))
     engine.dispose()

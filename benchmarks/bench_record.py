@@ -10,14 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from _util import median, percentile, postgres_url, record
+from _util import drop_schema, median, percentile, postgres_url, record, scratch_schema
 from immreg.backends import open_backend
 from immreg.model import (
     AdministeredDose,
@@ -43,22 +41,12 @@ NOW = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=7)))
 @contextmanager
 def postgres_schema() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
-    import sqlalchemy as sa
-
-    from immreg.backends.sqlalchemy import create_engine
-
     base = postgres_url()
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base)  # "postgresql://" means psycopg here too
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
+    url, schema = scratch_schema(base, "bench")
     try:
-        yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+        yield url
     finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        drop_schema(base, schema)
 
 
 def _setup(backend: Backend) -> None:
