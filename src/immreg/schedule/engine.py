@@ -1228,63 +1228,11 @@ def _in_order(doses: tuple[Dose, ...]) -> list[Dose]:
 def _forecast_fast(
     schedule: Schedule, compiled: Compiled, patient: Patient, as_of: dt.date
 ) -> tuple[VaccineGroupForecast, ...]:
-    """:func:`forecast_only` when every antigen runs on the fast path (the due-list loop)."""
-    dob = patient.birth_date
-    ages = compiled.ages(dob)
-    antigens_of = compiled.antigens_of
-    recs: dict[str, list[tuple[dt.date, str, Dose, int]]] = {}
-    for pos, d in enumerate(_in_order(patient.doses)):
-        date = d.date
-        associations = antigens_of.get(d.vaccine)
-        if associations is None or date < dob or date > as_of:
-            # The checks of validate_patient, folded into this loop; it names the first
-            # bad dose in input order.
-            validate_patient(schedule, patient, as_of=as_of)
-            raise AssertionError("validate_patient accepted a bad dose")  # pragma: no cover
-        rec = (date, d.vaccine, d, pos)
-        for name, begin, end in associations:
-            if begin and not ages[begin] <= date < ages[end]:
-                continue
-            found = recs.get(name)
-            if found is None:
-                recs[name] = [rec]
-            else:
-                found.append(rec)
-    by_vaccine: dict[str, list[Dose]] | None = None
-    if schedule.conflicts:
-        by_vaccine = {}
-        for d in patient.doses:
-            by_vaccine.setdefault(d.vaccine, []).append(d)
-    sex = patient.sex
-    doses = patient.doses
-    best: dict[str, tuple[_BestForecast, ...]] = {}
-    for name, plan in compiled.order:
-        best[name] = run_plan(
-            plan, ages, recs.get(name, _NO_RECS), as_of, dob, sex, doses, by_vaccine
-        )[0]
-    out = []
-    for group in schedule.vaccine_groups:
-        members = group.antigens
-        if len(members) == 1:
-            runs = best.get(members[0], ())
-            out.append(
-                _copied(group.name, runs[0], members)
-                if runs
-                else _settled(
-                    group.name, "not_recommended", "no_relevant_series", group.name, members
-                )
-            )
-            continue
-        runs_all = [r for a in members for r in best.get(a, ())]
-        out.append(
-            _group_forecast(
-                schedule, patient, group.name, members, group.administer_full, runs_all
-            )
-        )
-    return tuple(out)
+    """:func:`forecast_only` when every antigen runs on the fast path: the batch API's
+    lean loop (:func:`immreg.schedule.lean.forecast_lean`, compiled where built so)."""
+    from immreg.schedule.lean import forecast_lean  # lean builds on this module
 
-
-_NO_RECS: list[tuple[dt.date, str, Dose, int]] = []
+    return forecast_lean(schedule, compiled, patient, as_of)
 
 
 def _assess(
