@@ -79,16 +79,21 @@ def refresh_due_many(
         NotFoundError: A subject does not exist.
         ValidationError: A dose's product is not in the schedule.
     """
-    subjects = [uow.subjects.get(i) for i in dict.fromkeys(subject_ids)]
-    items = []
-    for s in subjects:
-        doses = uow.doses.list_for_subject(s.id)
-        patient = Patient(
-            s.birth_date,
-            s.sex.value,
-            tuple(Dose(d.id, d.date, d.product_code) for d in doses),
+    # A few bulk reads for the whole lot, not three round trips a person.
+    subjects = uow.subjects.get_many(subject_ids)
+    ids = [s.id for s in subjects]
+    history = uow.doses.list_for_subjects(ids)
+    items = [
+        (
+            Patient(
+                s.birth_date,
+                s.sex.value,
+                tuple(Dose(d.id, d.date, d.product_code) for d in history[s.id]),
+            ),
+            as_of,
         )
-        items.append((patient, as_of))
+        for s in subjects
+    ]
     try:
         forecasts = list(forecast_many(schedule, items))
     except ValidationError as e:
@@ -98,18 +103,18 @@ def refresh_due_many(
         for s, fs in zip(subjects, forecasts, strict=True)
     }
     uow.due.replace_many(out)
-    for s in subjects:
-        summaries = out[s.id]
-        current = {(x.vaccine_group, x.dose_number) for x in summaries}
-        for m in uow.outbox.list_for_subject(s.id, status=OutboxStatus.PENDING):
-            if not parse_episode(m.episode) <= current:
-                uow.outbox.update(
-                    attrs.evolve(
-                        m,
-                        status=OutboxStatus.CANCELLED,
-                        last_error="no longer due (dose recorded or record changed)",
-                    )
+    current = {
+        i: {(x.vaccine_group, x.dose_number) for x in summaries} for i, summaries in out.items()
+    }
+    for m in uow.outbox.list_for_subjects(ids, status=OutboxStatus.PENDING):
+        if m.subject_id is not None and not parse_episode(m.episode) <= current[m.subject_id]:
+            uow.outbox.update(
+                attrs.evolve(
+                    m,
+                    status=OutboxStatus.CANCELLED,
+                    last_error="no longer due (dose recorded or record changed)",
                 )
+            )
     return out
 
 

@@ -84,6 +84,16 @@ class SubjectRepository(Protocol):
             NotFoundError: No such subject.
         """
 
+    def get_many(self, subject_ids: Iterable[str]) -> list[Subject]:
+        """The subjects with these ids, one per id in the order of its first mention (a
+        few queries in all, not one per subject).
+
+        Raises:
+            NotFoundError: A subject is missing; the first missing id in that order.
+            ScopeError: A subject is outside the scope, before any missing one in that order
+                (the error :meth:`get` of each id in turn would raise first).
+        """
+
     def find(self, subject_id: str) -> Subject | None:
         """Return the subject with this id, or ``None``."""
 
@@ -139,6 +149,17 @@ class DoseRepository(Protocol):
         self, subject_id: str, *, include_voided: bool = False
     ) -> list[AdministeredDose]:
         """The subject's doses, ordered by date then id."""
+
+    def list_for_subjects(
+        self, subject_ids: Iterable[str], *, include_voided: bool = False
+    ) -> dict[str, list[AdministeredDose]]:
+        """:meth:`list_for_subject` of each subject (a few queries in all), keyed by subject
+        id in the order of its first mention.
+
+        Raises:
+            NotFoundError: A subject is missing; the first missing id in that order.
+            ScopeError: A subject is outside the scope, before any missing one in that order.
+        """
 
     def count(self) -> int:
         """How many dose records are stored, voided ones included."""
@@ -553,6 +574,12 @@ class OutboxRepository(Protocol):
         self, subject_id: str, *, status: OutboxStatus | None = None
     ) -> list[OutboxMessage]:
         """Messages about one person (with this status, if given), ordered by key."""
+
+    def list_for_subjects(
+        self, subject_ids: Iterable[str], *, status: OutboxStatus | None = None
+    ) -> list[OutboxMessage]:
+        """Messages about any of these people (with this status, if given), ordered by key:
+        :meth:`list_for_subject` of each, merged, in one query."""
 
     def counts(self) -> dict[OutboxStatus, int]:
         """How many messages are in each state (states with none are left out)."""

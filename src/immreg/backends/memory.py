@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 
@@ -211,6 +211,10 @@ class MemorySubjectRepository:
             raise NotFoundError("subject", subject_id)
         return s
 
+    def get_many(self, subject_ids: Iterable[str]) -> list[Subject]:
+        """:meth:`get` of each id, once each, in the order of first mention."""
+        return [self.get(i) for i in dict.fromkeys(subject_ids)]
+
     def find_by_code(self, national_code: str) -> Subject | None:
         """Return the subject with this national code, or ``None``."""
         owner = self._code_owner(national_code)
@@ -301,6 +305,15 @@ class MemoryDoseRepository:
         if not include_voided:
             doses = [d for d in doses if not d.voided]
         return sorted(doses, key=lambda d: (d.date, d.id))
+
+    def list_for_subjects(
+        self, subject_ids: Iterable[str], *, include_voided: bool = False
+    ) -> dict[str, list[AdministeredDose]]:
+        """:meth:`list_for_subject` of each subject, keyed in the order of first mention."""
+        return {
+            i: self.list_for_subject(i, include_voided=include_voided)
+            for i in dict.fromkeys(subject_ids)
+        }
 
     def count(self) -> int:
         """How many dose records are visible, voided ones included."""

@@ -9,7 +9,7 @@ re-checks against what others committed meanwhile before
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import attrs
@@ -191,6 +191,18 @@ class MemoryOutboxRepository:
             m
             for m in self._all()
             if m.subject_id == subject_id and (status is None or m.status is status)
+        ]
+        return sorted(found, key=lambda m: m.key)
+
+    def list_for_subjects(
+        self, subject_ids: Iterable[str], *, status: OutboxStatus | None = None
+    ) -> list[OutboxMessage]:
+        """Messages about any of these people, ordered by key."""
+        wanted = set(subject_ids)
+        found = [
+            m
+            for m in self._all()
+            if m.subject_id in wanted and (status is None or m.status is status)
         ]
         return sorted(found, key=lambda m: m.key)
 

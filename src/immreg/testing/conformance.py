@@ -549,6 +549,26 @@ class SubjectRepositoryContract(ContractBase):
                 uow.subjects.get("nobody")
             assert isinstance(info.value, LookupError)
 
+    def test_get_many_in_the_order_asked_once_each(self, backend: Backend) -> None:
+        self.seed(backend)
+        s1, s2 = subject("s1", code="VN-2024-0001"), subject("S2", unit="HCM-Q1")
+        self.add_subjects(backend, s1, s2)
+        with backend.unit_of_work() as uow:
+            s3 = subject("s3", unit="HN-BD-S1")
+            uow.subjects.add(s3)  # uncommitted writes are seen
+            assert uow.subjects.get_many(["s3", "s1", "S2", "s1"]) == [s3, s1, s2]
+            assert uow.subjects.get_many(iter(["S2"])) == [s2]
+            assert uow.subjects.get_many([]) == []
+
+    def test_get_many_names_the_first_missing_id(self, backend: Backend) -> None:
+        self.seed(backend)
+        self.add_subjects(backend, subject("s1"))
+        with backend.unit_of_work() as uow:
+            with pytest.raises(NotFoundError) as info:
+                uow.subjects.get_many(["s1", "nobody", "S1", "s1"])
+            assert "'nobody'" in str(info.value)
+            assert "'S1'" not in str(info.value)
+
     def test_same_id_conflicts_whatever_the_content(self, backend: Backend) -> None:
         self.seed(backend)
         self.add_subjects(backend, subject("s1"))
@@ -819,6 +839,52 @@ class DoseRepositoryContract(ContractBase):
         self._setup_doses(backend)
         assert self.read(backend, lambda u: u.doses.list_for_subject("s2")) == []
 
+    def test_list_for_subjects_is_list_for_subject_of_each(self, backend: Backend) -> None:
+        self._setup_doses(backend)
+        self.add_subjects(backend, subject("s3"))
+        self.add_doses(
+            backend,
+            dose("d-b", "s1", day=dt.date(2024, 5, 31)),
+            dose("d-a", "s1", day=dt.date(2024, 5, 31)),
+            dose("D-c", "s1", day=dt.date(2024, 5, 31)),
+            dose("z", "s1", day=dt.date(2024, 3, 1)),
+            dose("a", "s3", day=dt.date(2025, 1, 31)),
+            dose("b", "s3", day=dt.date(2024, 1, 31)),
+        )
+        voided = attrs.evolve(
+            dose("a", "s3", day=dt.date(2025, 1, 31)), version=2, voided=True, void_reason="trùng"
+        )
+        with backend.unit_of_work() as uow:
+            uow.doses.replace(voided, expected_version=1)
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            uow.doses.add(dose("new", "s2"))  # uncommitted writes are seen
+            for include_voided in (False, True):
+                listed = uow.doses.list_for_subjects(
+                    ["s3", "s2", "s1", "s3"], include_voided=include_voided
+                )
+                assert list(listed) == ["s3", "s2", "s1"]
+                assert listed == {
+                    i: uow.doses.list_for_subject(i, include_voided=include_voided)
+                    for i in ("s3", "s2", "s1")
+                }
+            assert [d.id for d in uow.doses.list_for_subjects(["s1"])["s1"]] == [
+                "z",
+                "D-c",
+                "d-a",
+                "d-b",
+            ]
+            assert [d.id for d in uow.doses.list_for_subjects(iter(["s3"]))["s3"]] == ["b"]
+            assert uow.doses.list_for_subjects([]) == {}
+
+    def test_list_for_subjects_names_the_first_missing_subject(self, backend: Backend) -> None:
+        self._setup_doses(backend)
+        with backend.unit_of_work() as uow:
+            with pytest.raises(NotFoundError) as info:
+                uow.doses.list_for_subjects(["s1", "nobody", "S1"])
+            assert "'nobody'" in str(info.value)
+            assert "'S1'" not in str(info.value)
+
 
 class CatalogueRepositoryContract(ContractBase):
     """:class:`~immreg.ports.CatalogueRepository`."""
@@ -1048,6 +1114,8 @@ class ScopingContract(ContractBase):
                 assert uow.subjects.find_by_code("N-1") is not None
                 assert uow.doses.get("dn").subject_id == "north"
                 assert [d.id for d in uow.doses.list_for_subject("north")] == ["dn"]
+                assert [s.id for s in uow.subjects.get_many(["north"])] == ["north"]
+                assert list(uow.doses.list_for_subjects(["north"])) == ["north"]
 
     def test_out_of_scope_reads_raise(self, backend: Backend) -> None:
         self._setup_scope(backend)
@@ -1059,11 +1127,22 @@ class ScopingContract(ContractBase):
                 lambda: uow.doses.get("ds"),
                 lambda: uow.doses.find("ds"),
                 lambda: uow.doses.list_for_subject("south"),
+                lambda: uow.subjects.get_many(["north", "south"]),
+                lambda: uow.doses.list_for_subjects(["north", "south"]),
+                # The first refusal in the order asked, as get of each in turn:
+                lambda: uow.subjects.get_many(["south", "nobody"]),
+                lambda: uow.doses.list_for_subjects(["south", "nobody"]),
             ]
             for read in reads:
                 with pytest.raises(ScopeError) as info:
                     read()
                 assert isinstance(info.value, PermissionError)
+            for read in (
+                lambda: uow.subjects.get_many(["nobody", "south"]),
+                lambda: uow.doses.list_for_subjects(["nobody", "south"]),
+            ):
+                with pytest.raises(NotFoundError):
+                    read()
 
     def test_out_of_scope_writes_raise_and_write_nothing(self, backend: Backend) -> None:
         self._setup_scope(backend)

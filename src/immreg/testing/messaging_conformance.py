@@ -421,6 +421,31 @@ class OutboxRepositoryContract(MessagingContractBase):
             assert "sent" not in {m.key for m in pending}
             assert uow.outbox.counts() == {OutboxStatus.PENDING: 4, OutboxStatus.SENT: 1}
 
+    def test_list_for_subjects_merges_the_people_by_key(self, backend: Backend) -> None:
+        with backend.unit_of_work() as uow:
+            uow.outbox.add(_message("b2", subject_id="b"))
+            uow.outbox.add(_message("a1", subject_id="a"))
+            uow.outbox.add(_message("c1", subject_id="c"))
+            uow.outbox.add(_message("B1", subject_id="b"))
+            uow.outbox.add(_message("none", subject_id=None))
+            uow.outbox.add(attrs.evolve(_message("a0", subject_id="a"), status=OutboxStatus.SENT))
+            uow.commit()
+        with backend.unit_of_work() as uow:
+            # Uncommitted changes of the unit of work are seen.
+            uow.outbox.add(_message("b0", subject_id="b"))
+            listed = uow.outbox.list_for_subjects(["b", "a", "nobody", "b"])
+            assert [m.key for m in listed] == ["B1", "a0", "a1", "b0", "b2"]
+            assert listed == sorted(
+                uow.outbox.list_for_subject("a") + uow.outbox.list_for_subject("b"),
+                key=lambda m: m.key,
+            )
+            pending = uow.outbox.list_for_subjects(["a", "b"], status=OutboxStatus.PENDING)
+            assert [m.key for m in pending] == ["B1", "a1", "b0", "b2"]
+            sent = uow.outbox.list_for_subjects(("a", "c"), status=OutboxStatus.SENT)
+            assert [m.key for m in sent] == ["a0"]
+            assert uow.outbox.list_for_subjects([]) == []
+            assert uow.outbox.list_for_subjects(iter(["c"])) == [_message("c1", subject_id="c")]
+
     def test_two_units_of_work_planning_one_key_keep_one(self, backend: Backend) -> None:
         self.require("supports_concurrent_units_of_work")
         one = backend.unit_of_work()

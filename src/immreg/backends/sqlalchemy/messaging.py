@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql
 
 from immreg.backends.sqlalchemy import queries
 from immreg.backends.sqlalchemy.messaging_tables import due_summaries, outbox
-from immreg.backends.sqlalchemy.queries import _units_filter, units_param
+from immreg.backends.sqlalchemy.queries import _units_filter, in_listed, units_param
 from immreg.backends.sqlalchemy.tables import residences, subjects
 from immreg.duelist import DueRow, DueSummary, ReminderTarget
 from immreg.errors import NotFoundError
@@ -485,6 +485,16 @@ class SqlAlchemyDueSummaryRepository:
         return out
 
 
+@functools.cache
+def _select_for_subjects(dialect: str, with_status: bool) -> sa.Select[Any]:
+    # The messages about the people of the parameter ``ids`` (see queries.in_listed), of
+    # the status of the parameter ``status`` if ``with_status``, ordered by key.
+    stmt = sa.select(outbox).where(in_listed(outbox.c.subject_id, "ids", dialect))
+    if with_status:
+        stmt = stmt.where(outbox.c.status == sa.bindparam("status"))
+    return stmt.order_by(outbox.c.key)
+
+
 class SqlAlchemyOutboxRepository:
     """The message outbox in SQL (see :class:`immreg.ports.OutboxRepository`).
 
@@ -542,6 +552,21 @@ class SqlAlchemyOutboxRepository:
         if status is not None:
             stmt = stmt.where(outbox.c.status == status.value)
         return [message_from_row(r) for r in self._uow.run(stmt.order_by(outbox.c.key))]
+
+    def list_for_subjects(
+        self, subject_ids: Iterable[str], *, status: OutboxStatus | None = None
+    ) -> list[OutboxMessage]:
+        """Messages about any of these people, ordered by key: one query, the ids in one
+        parameter."""
+        ids = list(dict.fromkeys(subject_ids))
+        if not ids:
+            return []
+        dialect = self._uow.dialect
+        stmt = _select_for_subjects(dialect, status is not None)
+        params: dict[str, object] = {"ids": units_param(dialect, ids)}
+        if status is not None:
+            params["status"] = status.value
+        return [message_from_row(r) for r in self._uow.run(stmt, params)]
 
     def counts(self) -> dict[OutboxStatus, int]:
         """Messages per state."""

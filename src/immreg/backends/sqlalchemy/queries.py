@@ -28,7 +28,9 @@ from immreg.backends.sqlalchemy.tables import (
 )
 
 __all__ = [
+    "in_listed",
     "insert_ignore",
+    "many_queries",
     "resident_queries",
     "subject_in_scope",
     "subtree",
@@ -157,19 +159,30 @@ delete_residences = sa.delete(residences).where(residences.c.subject_id == sa.bi
 insert_residences = sa.insert(residences)
 
 
-def _units_filter(dialect_name: str) -> sa.ColumnElement[bool]:
-    # Any number of org units in ONE parameter (a country has tens of thousands of
-    # communes; drivers cap a statement's parameters at 32,766 or 65,535): an array on
-    # PostgreSQL, a JSON array read by json_each on SQLite. See units_param.
+def in_listed(
+    column: sa.ColumnElement[str], name: str, dialect_name: str
+) -> sa.ColumnElement[bool]:
+    """Whether ``column`` is one of the strings of the parameter ``name``.
+
+    Any number of strings in ONE parameter (a country has tens of thousands of communes, a
+    refresh thousands of people; drivers cap a statement's parameters at 32,766 or 65,535):
+    an array on PostgreSQL, a JSON array read by ``json_each`` on SQLite. The parameter's
+    value is :func:`units_param` of the strings.
+    """
     if dialect_name == "postgresql":
-        units = sa.bindparam("units", type_=postgresql.ARRAY(sa.String()))
-        return residences.c.org_unit_id == sa.any_(units)
-    listed = sa.func.json_each(sa.bindparam("units", type_=sa.String())).table_valued("value")
-    return residences.c.org_unit_id.in_(sa.select(listed.c.value))
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(sa.String())))
+    listed = sa.func.json_each(sa.bindparam(name, type_=sa.String())).table_valued("value")
+    return column.in_(sa.select(listed.c.value))
+
+
+def _units_filter(dialect_name: str) -> sa.ColumnElement[bool]:
+    # The residence is in one of the org units of the parameter ``units``.
+    return in_listed(residences.c.org_unit_id, "units", dialect_name)
 
 
 def units_param(dialect_name: str, units: Sequence[str]) -> object:
-    """The value of the ``units`` parameter of :func:`resident_queries` for ``units``."""
+    """The value of a :func:`in_listed` parameter (such as ``units`` of
+    :func:`resident_queries`) for the strings ``units``."""
     return list(units) if dialect_name == "postgresql" else json.dumps(list(units))
 
 
@@ -192,6 +205,32 @@ def resident_queries(dialect_name: str) -> tuple[sa.Select[Any], sa.Select[Any]]
         .order_by(residences.c.subject_id, residences.c.seq)
     )
     return people, homes
+
+
+@functools.cache
+def many_queries(dialect_name: str) -> dict[str, sa.Select[Any]]:
+    """The bulk reads of subjects and doses by subject id, each taking the ids as the one
+    parameter ``ids`` (see :func:`in_listed`).
+
+    ``subjects``: the subjects' rows; ``subject_ids``: their ids. ``residences``: their
+    residences, by subject then oldest first. ``doses`` and ``unvoided_doses``: their doses,
+    by date then id.
+    """
+    return {
+        "subjects": sa.select(subjects).where(in_listed(subjects.c.id, "ids", dialect_name)),
+        "subject_ids": sa.select(subjects.c.id).where(
+            in_listed(subjects.c.id, "ids", dialect_name)
+        ),
+        "residences": sa.select(residences)
+        .where(in_listed(residences.c.subject_id, "ids", dialect_name))
+        .order_by(residences.c.subject_id, residences.c.seq),
+        "doses": sa.select(doses)
+        .where(in_listed(doses.c.subject_id, "ids", dialect_name))
+        .order_by(doses.c.date, doses.c.id),
+        "unvoided_doses": sa.select(doses)
+        .where(in_listed(doses.c.subject_id, "ids", dialect_name), doses.c.voided.is_(False))
+        .order_by(doses.c.date, doses.c.id),
+    }
 
 
 count_subjects = sa.select(sa.func.count()).select_from(subjects)
