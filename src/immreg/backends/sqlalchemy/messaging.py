@@ -108,11 +108,7 @@ def _resident_summaries(dialect: str, kind: str, scoped: bool) -> sa.Select[Any]
     if scoped:
         # The scoping rule of every backend: a subject is inside if any of its residences,
         # at any time, is in the scope's subtree.
-        if dialect == "postgresql":  # one array parameter (see uow.fetch_tuples)
-            scope = sa.bindparam("scope_units", type_=postgresql.ARRAY(sa.String()))
-            inside = _ever.c.org_unit_id == sa.any_(scope)
-        else:
-            inside = _ever.c.org_unit_id.in_(sa.bindparam("scope_units", expanding=True))
+        inside = in_listed(_ever.c.org_unit_id, "scope_units", dialect)
         stmt = stmt.where(sa.exists().where(_ever.c.subject_id == residences.c.subject_id, inside))
     return stmt
 
@@ -411,7 +407,7 @@ class SqlAlchemyDueSummaryRepository:
         params["units"] = units_param(dialect, units)
         scoped = self._uow.scope is not None
         if scoped:
-            params["scope_units"] = sorted(self._uow.subtree())
+            params["scope_units"] = units_param(dialect, sorted(self._uow.subtree()))
         stmt = _resident_summaries(dialect, kind, scoped)
         if kind == "due" and dialect == "postgresql":
             return self._few_people(stmt, params)
